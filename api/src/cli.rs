@@ -1,0 +1,172 @@
+//! The `rete` command line: a stable contract that scripts rely on.
+//!
+//! `serve`, `migrate`, `schema`, `token`. Configuration comes from an optional
+//! TOML file (`--config` / `RETE_CONFIG`), then flags and environment variables
+//! (`--listen` / `RETE_LISTEN`, `--database-url` / `DATABASE_URL`). Errors go to
+//! stderr with exit status 1; only `schema` and `token` write to stdout.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::auth::Verifier;
+use crate::auth::keys::{self, DEMO_ISSUER};
+use crate::config::Config;
+use crate::{AppState, app, db, demo};
+
+#[derive(Parser, Debug)]
+#[command(name = "rete", version, about = "Rete: consent-aware GraphQL hub for child and mother protection agencies")]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "RETE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: `sqlite://FILE?mode=rwc` (default `sqlite://rete.db?mode=rwc`) or `postgres://...`.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the hub (migrates the database first).
+    Serve {
+        /// Seed the demo network and trust the demo key (never in production).
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "RETE_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL SDL (what `schema.graphql` holds).
+    Schema,
+    /// Print a token signed with the demo key (trusted by `serve --demo` only).
+    Token {
+        /// Agency id, e.g. `polo-nord`.
+        #[arg(long)]
+        agency: String,
+        /// Role, e.g. CASE_MANAGER.
+        #[arg(long)]
+        role: String,
+        /// Purpose, e.g. CASE_MANAGEMENT.
+        #[arg(long)]
+        purpose: String,
+        /// Lifetime: 90s, 15m, 1h, 2d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Operator id (`sub`); default `<agency>-operator`.
+        #[arg(long)]
+        operator: Option<String>,
+    },
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(url) = &cli.database_url {
+        config.database_url = url.clone();
+    }
+    match cli.command {
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = db::connect(&config.database_url, 2).await.map_err(|e| db::describe_db_error(&e))?;
+            db::migrate(&db).await.map_err(|e| db::describe_db_error(&e))?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Token { agency, role, purpose, ttl, operator } => {
+            role.parse::<policy::Role>().map_err(|e| e.to_string())?;
+            purpose.parse::<policy::Purpose>().map_err(|e| e.to_string())?;
+            let ttl = keys::parse_ttl(&ttl)?;
+            let key = keys::load_demo_key(&config.demo.key_file)?;
+            let operator = operator.unwrap_or_else(|| format!("{agency}-operator"));
+            let claims = keys::SigningKey::claims(
+                DEMO_ISSUER,
+                &config.auth.audience,
+                &operator,
+                &agency,
+                &role,
+                &purpose,
+                ttl,
+            );
+            println!("{}", key.sign(&claims)?);
+            Ok(())
+        }
+        Command::Serve { demo, listen } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            config.demo.enabled |= demo;
+            serve(config).await
+        }
+    }
+}
+
+/// Build the state of a hub process: connect, migrate, seed (demo), keys.
+pub async fn prepare(config: &Config) -> Result<AppState, String> {
+    config.validate().map_err(|e| e.to_string())?;
+    let db = db::connect(&config.database_url, config.database_max_connections)
+        .await
+        .map_err(|e| format!("cannot open the database: {}", db::describe_db_error(&e)))?;
+    db::migrate(&db)
+        .await
+        .map_err(|e| format!("cannot migrate the database: {}", db::describe_db_error(&e)))?;
+    let mut verifier = Verifier::from_config(&config.auth)?;
+    if config.demo.enabled {
+        let seeded = demo::seed(&db).await.map_err(|e| format!("cannot seed the demo network: {}", db::describe_db_error(&e)))?;
+        if seeded {
+            tracing::info!("demo network seeded");
+        }
+        let key = keys::load_or_create_demo_key(&config.demo.key_file)?;
+        verifier.add_static_issuer(DEMO_ISSUER, key.verifying_keys()?);
+    }
+    Ok(AppState::new(db, verifier, policy::Policy::interim(), config.limits.clone()))
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let state = prepare(&config).await?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, "rete listening");
+    if config.demo.enabled {
+        eprintln!("{}", demo::banner(&addr.to_string()));
+    }
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("rete stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

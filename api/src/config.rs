@@ -1,0 +1,275 @@
+//! Typed, strict configuration.
+//!
+//! Read from an optional TOML file (`--config` / `RETE_CONFIG`), then overridden by
+//! flags and environment variables for the few keys an operator changes most
+//! (listen address, database URL). Unknown keys are errors; `validate()` names the
+//! bad key. Defaults are written once, here.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://rete.db?mode=rwc";
+/// The audience every token must carry unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "rete";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://FILE?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    /// Maximum pooled database connections per process.
+    pub database_max_connections: u32,
+    pub auth: AuthConfig,
+    pub limits: Limits,
+    /// Trust the demo key and seed the demo network (never in production).
+    pub demo: DemoConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The `aud` every token must name.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` / `nbf`, in seconds.
+    pub leeway_seconds: u64,
+    /// Trusted token issuers.
+    pub issuers: Vec<IssuerConfig>,
+    /// How long fetched JWKS keys are trusted before a refresh, in seconds.
+    pub jwks_cache_seconds: u64,
+    /// Timeout of one JWKS fetch, in milliseconds.
+    pub jwks_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// JWKS endpoint of the issuer (keys are fetched, cached, refreshed on an
+    /// unknown `kid`).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Public keys given as PEM files.
+    #[serde(default)]
+    pub keys: Vec<PemKeyConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PemKeyConfig {
+    pub kid: String,
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    /// Path of a PEM public key (SPKI, `BEGIN PUBLIC KEY`).
+    pub file: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    pub max_batch: usize,
+    pub max_body_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub max_page_size: u64,
+    pub introspection: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    pub enabled: bool,
+    /// Where the demo signing key lives (created on first `serve --demo`).
+    pub key_file: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.to_string(),
+            database_url: DEFAULT_DATABASE_URL.to_string(),
+            database_max_connections: 16,
+            auth: AuthConfig::default(),
+            limits: Limits::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            audience: DEFAULT_AUDIENCE.to_string(),
+            leeway_seconds: 30,
+            issuers: Vec::new(),
+            jwks_cache_seconds: 300,
+            jwks_timeout_ms: 3000,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 10,
+            max_complexity: 2000,
+            max_aliases: 30,
+            max_root_fields: 10,
+            max_batch: 10,
+            max_body_bytes: 256 * 1024,
+            request_timeout_ms: 15_000,
+            max_page_size: 100,
+            introspection: true,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            enabled: false,
+            key_file: PathBuf::from("rete-demo-key.pem"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Check every value; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen", format!("`{}` is not an address: {e}", self.listen)))?;
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with `sqlite:` or `postgres://`",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if self.auth.audience.trim().is_empty() {
+            return Err(invalid("auth.audience", "must not be empty"));
+        }
+        if self.auth.issuers.is_empty() && !self.demo.enabled {
+            return Err(invalid(
+                "auth.issuers",
+                "no token issuer is configured: add one, or run with --demo",
+            ));
+        }
+        for (i, iss) in self.auth.issuers.iter().enumerate() {
+            let key = format!("auth.issuers[{i}]");
+            if iss.issuer.trim().is_empty() {
+                return Err(invalid(&format!("{key}.issuer"), "must not be empty"));
+            }
+            if iss.jwks_url.is_none() && iss.keys.is_empty() {
+                return Err(invalid(&key, "needs `jwks_url` or at least one of `keys`"));
+            }
+            if let Some(url) = &iss.jwks_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(invalid(&format!("{key}.jwks_url"), "must be an http(s) URL"));
+            }
+            for (j, k) in iss.keys.iter().enumerate() {
+                if !matches!(k.alg.as_str(), "RS256" | "ES256") {
+                    return Err(invalid(
+                        &format!("{key}.keys[{j}].alg"),
+                        format!("`{}` is not allowed (RS256 or ES256)", k.alg),
+                    ));
+                }
+            }
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("limits.max_depth", l.max_depth),
+            ("limits.max_complexity", l.max_complexity),
+            ("limits.max_aliases", l.max_aliases),
+            ("limits.max_root_fields", l.max_root_fields),
+            ("limits.max_batch", l.max_batch),
+            ("limits.max_body_bytes", l.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(name, "must be at least 1"));
+            }
+        }
+        if l.request_timeout_ms == 0 {
+            return Err(invalid("limits.request_timeout_ms", "must be at least 1"));
+        }
+        if l.max_page_size == 0 {
+            return Err(invalid("limits.max_page_size", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_is_an_error_that_names_it() {
+        let err = toml::from_str::<Config>("listne = \"127.0.0.1:1\"").err();
+        assert!(err.is_some_and(|e| e.to_string().contains("listne")));
+    }
+
+    #[test]
+    fn a_bad_limit_is_named() {
+        let mut c = Config::default();
+        c.demo.enabled = true;
+        c.limits.max_depth = 0;
+        let err = c.validate().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("invalid config key `limits.max_depth`: must be at least 1")
+        );
+    }
+
+    #[test]
+    fn without_an_issuer_only_the_demo_may_start() {
+        let c = Config::default();
+        assert!(c.validate().is_err());
+        let mut demo = Config::default();
+        demo.demo.enabled = true;
+        assert!(demo.validate().is_ok());
+    }
+}

@@ -1,0 +1,157 @@
+//! Mutation inputs. Services validate them and name the offending field.
+
+use async_graphql::{ID, InputObject};
+use chrono::NaiveDate;
+
+use super::enums;
+
+#[derive(InputObject, Clone)]
+pub struct SubmitReferralInput {
+    /// The social service (SOCIAL_SERVICE or SOCIAL_DISTRICT) that should triage it.
+    pub addressed_to: ID,
+    pub channel: enums::ReferralChannel,
+    pub urgency: enums::Urgency,
+    /// At least one reason.
+    pub reasons: Vec<enums::ReferralReason>,
+    /// What the reporter saw (up to 4000 characters).
+    pub description: Option<String>,
+    /// 1 to 10 persons.
+    pub subjects: Vec<ReferralSubjectInput>,
+}
+
+/// A person named in a referral: either one the caller already reaches
+/// (`personId`) or a new one (`newPerson`), not both.
+#[derive(InputObject, Clone)]
+pub struct ReferralSubjectInput {
+    pub role: enums::SubjectRole,
+    pub person_id: Option<ID>,
+    pub new_person: Option<NewPersonInput>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct NewPersonInput {
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_on: Option<NaiveDate>,
+    #[graphql(default_with = "enums::Sex::Unknown")]
+    pub sex: enums::Sex,
+    /// Codice fiscale (16 characters). A person already known by it is reused.
+    pub fiscal_code: Option<String>,
+    pub birth_place: Option<String>,
+    pub citizenship: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    pub municipality: Option<String>,
+    #[graphql(default)]
+    pub languages: Vec<String>,
+    #[graphql(default)]
+    pub mediator_needed: bool,
+    #[graphql(default_with = "enums::MigrationStatus::Unknown")]
+    pub migration_status: enums::MigrationStatus,
+}
+
+#[derive(InputObject, Clone)]
+pub struct TriageReferralInput {
+    pub referral_id: ID,
+    pub decision: enums::TriageDecision,
+    /// Why (required, up to 2000 characters).
+    pub reason: String,
+    /// REDIRECT only: the social service to send it to.
+    pub redirect_to: Option<ID>,
+    /// ACCEPT only: the case manager's operator id (default: the caller).
+    pub case_manager: Option<String>,
+    /// ACCEPT only (default MEDIUM).
+    pub risk_level: Option<enums::RiskLevel>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct AddTeamMemberInput {
+    pub case_id: ID,
+    pub agency_id: ID,
+    pub operator: String,
+    pub role: enums::Role,
+    /// Default: today.
+    pub from_on: Option<NaiveDate>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct EndTeamMembershipInput {
+    pub membership_id: ID,
+    /// Default: today.
+    pub until_on: Option<NaiveDate>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct RecordPlacementInput {
+    pub case_id: ID,
+    pub facility_id: ID,
+    /// Subjects of the case to place (at least one).
+    pub person_ids: Vec<ID>,
+    /// Default: today.
+    pub start_on: Option<NaiveDate>,
+    pub planned_end_on: Option<NaiveDate>,
+    #[graphql(default)]
+    pub emergency: bool,
+    /// A court order of the same case.
+    pub authorising_order_id: Option<ID>,
+    /// When the first review is due.
+    pub first_verification_on: Option<NaiveDate>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct EndPlacementInput {
+    pub placement_id: ID,
+    /// Default: today.
+    pub end_on: Option<NaiveDate>,
+    pub reason: String,
+}
+
+#[derive(InputObject, Clone)]
+pub struct RecordVerificationInput {
+    pub placement_id: ID,
+    /// Default: today.
+    pub done_on: Option<NaiveDate>,
+    pub outcome: enums::VerificationOutcome,
+    pub notes: Option<String>,
+    /// When the next review is due (after `doneOn`).
+    pub next_due_on: Option<NaiveDate>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct RecordCourtOrderInput {
+    pub case_id: ID,
+    /// The issuing court. A court's own operators may omit it.
+    pub court_id: Option<ID>,
+    pub docket_number: String,
+    pub kind: enums::CourtOrderKind,
+    pub issued_on: NaiveDate,
+    pub summary: String,
+    pub text: Option<String>,
+    #[graphql(default)]
+    pub mandates: Vec<MandateInput>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct MandateInput {
+    pub agency_id: ID,
+    pub description: String,
+    pub due_on: Option<NaiveDate>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct AddCaseNoteInput {
+    pub case_id: ID,
+    /// 1 to 10000 characters.
+    pub body: String,
+    /// The note's class (default SOCIAL; never ADMINISTRATIVE).
+    pub data_class: Option<enums::DataClass>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct ChangeCaseStatusInput {
+    pub case_id: ID,
+    pub status: enums::CaseStatus,
+    /// Why; kept as a note on the case.
+    pub reason: String,
+}

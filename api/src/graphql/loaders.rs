@@ -1,0 +1,637 @@
+//! Per-request DataLoaders: every list of related rows is read in one statement per
+//! level of the query, whatever the page size. Built per request (never global), so
+//! nothing read for one caller is served to another.
+//!
+//! The relationship loaders answer "how is the caller's agency linked to this
+//! record?"; `scope` turns the same links into SQL conditions for list queries,
+//! so lists and single records agree on what a caller can reach.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use chrono::NaiveDate;
+use entities::{
+    case_file, case_note, case_subject, case_team_member, court_order, court_order_mandate,
+    facility, health_event, intervention, person, placement, placement_guest, referral,
+    referral_reason, referral_subject, verification,
+};
+use policy::Relationship;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A failed batch load. Carries only the internal error id (already logged).
+#[derive(Clone, Debug)]
+pub struct LoadError(String);
+
+impl From<DbErr> for LoadError {
+    fn from(e: DbErr) -> Self {
+        match ApiError::from(e) {
+            ApiError::Internal(id) => LoadError(id),
+            other => LoadError(other.message()),
+        }
+    }
+}
+
+impl From<LoadError> for async_graphql::Error {
+    fn from(e: LoadError) -> Self {
+        async_graphql::ErrorExtensions::extend(&ApiError::Internal(e.0))
+    }
+}
+
+/// Rows of `E` by their uuid primary key.
+pub struct ById<E: EntityTrait> {
+    db: DatabaseConnection,
+    col: E::Column,
+    key: fn(&E::Model) -> Uuid,
+}
+
+impl<E> Loader<Uuid> for ById<E>
+where
+    E: EntityTrait + Send + Sync,
+    E::Model: Clone + Send + Sync,
+    E::Column: Send + Sync,
+{
+    type Value = E::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, E::Model>, LoadError> {
+        let rows = E::find()
+            .filter(self.col.is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|m| ((self.key)(&m), m)).collect())
+    }
+}
+
+/// Rows of `E` grouped by a uuid foreign key, in a stable order.
+pub struct GroupBy<E: EntityTrait> {
+    db: DatabaseConnection,
+    col: E::Column,
+    order: E::Column,
+    key: fn(&E::Model) -> Uuid,
+}
+
+impl<E> Loader<Uuid> for GroupBy<E>
+where
+    E: EntityTrait + Send + Sync,
+    E::Model: Clone + Send + Sync,
+    E::Column: Send + Sync,
+{
+    type Value = Vec<E::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<E::Model>>, LoadError> {
+        let rows = E::find()
+            .filter(self.col.is_in(keys.iter().copied()))
+            .order_by_asc(self.order)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
+        for m in rows {
+            out.entry((self.key)(&m)).or_default().push(m);
+        }
+        Ok(out)
+    }
+}
+
+fn by_id<E: EntityTrait>(
+    db: &DatabaseConnection,
+    col: E::Column,
+    key: fn(&E::Model) -> Uuid,
+) -> DataLoader<ById<E>>
+where
+    ById<E>: Loader<Uuid>,
+{
+    DataLoader::new(
+        ById {
+            db: db.clone(),
+            col,
+            key,
+        },
+        tokio::spawn,
+    )
+}
+
+fn group_by<E: EntityTrait>(
+    db: &DatabaseConnection,
+    col: E::Column,
+    order: E::Column,
+    key: fn(&E::Model) -> Uuid,
+) -> DataLoader<GroupBy<E>>
+where
+    GroupBy<E>: Loader<Uuid>,
+{
+    DataLoader::new(
+        GroupBy {
+            db: db.clone(),
+            col,
+            order,
+            key,
+        },
+        tokio::spawn,
+    )
+}
+
+/// The SQL forms of the caller's links to cases. Each yields the ids of the cases
+/// where the link holds; the loaders and the list filters share them.
+pub mod scope {
+    use super::*;
+    use sea_orm::sea_query::SelectStatement;
+
+    /// Cases where the agency is an active team member on `today`.
+    pub fn team(agency: &str, today: NaiveDate) -> SelectStatement {
+        case_team_member::Entity::find()
+            .select_only()
+            .column(case_team_member::Column::CaseId)
+            .filter(case_team_member::Column::AgencyId.eq(agency))
+            .filter(case_team_member::Column::FromOn.lte(today))
+            .filter(
+                Condition::any()
+                    .add(case_team_member::Column::UntilOn.is_null())
+                    .add(case_team_member::Column::UntilOn.gte(today)),
+            )
+            .into_query()
+    }
+
+    /// Cases opened from a referral the agency made.
+    pub fn referrer(agency: &str) -> SelectStatement {
+        referral::Entity::find()
+            .select_only()
+            .column(referral::Column::CaseId)
+            .filter(referral::Column::ReporterAgencyId.eq(agency))
+            .filter(referral::Column::CaseId.is_not_null())
+            .into_query()
+    }
+
+    /// Cases with an active placement in a facility the agency operates.
+    pub fn facility_operator(agency: &str) -> SelectStatement {
+        placement::Entity::find()
+            .select_only()
+            .column(placement::Column::CaseId)
+            .inner_join(facility::Entity)
+            .filter(facility::Column::OperatorAgencyId.eq(agency))
+            .filter(placement::Column::EndOn.is_null())
+            .into_query()
+    }
+
+    /// Cases on which the agency (a court) issued an order.
+    pub fn court(agency: &str) -> SelectStatement {
+        court_order::Entity::find()
+            .select_only()
+            .column(court_order::Column::CaseId)
+            .filter(court_order::Column::CourtId.eq(agency))
+            .into_query()
+    }
+
+    /// A condition on `case_file` rows: the agency holds one of `links` to the case
+    /// (`Relationship::Any` meaning any link at all).
+    pub fn cases(agency: &str, today: NaiveDate, links: &BTreeSet<Relationship>) -> Condition {
+        let any = links.contains(&Relationship::Any);
+        let has = |r: Relationship| any || links.contains(&r);
+        let mut cond = Condition::any();
+        if has(Relationship::Lead) {
+            cond = cond.add(case_file::Column::LeadAgencyId.eq(agency));
+        }
+        if has(Relationship::TeamMember) {
+            cond = cond.add(case_file::Column::Id.in_subquery(team(agency, today)));
+        }
+        if has(Relationship::Referrer) {
+            cond = cond.add(case_file::Column::Id.in_subquery(referrer(agency)));
+        }
+        if has(Relationship::FacilityOperator) {
+            cond = cond.add(case_file::Column::Id.in_subquery(facility_operator(agency)));
+        }
+        if has(Relationship::CourtOfRecord) {
+            cond = cond
+                .add(case_file::Column::CourtOfRecordId.eq(agency))
+                .add(case_file::Column::Id.in_subquery(court(agency)));
+        }
+        if cond.is_empty() {
+            // No link requested: match nothing.
+            cond = cond.add(case_file::Column::Id.is_null());
+        }
+        cond
+    }
+
+    /// Every link, for "can the caller reach this case at all".
+    pub fn any_link() -> BTreeSet<Relationship> {
+        BTreeSet::from([Relationship::Any])
+    }
+}
+
+pub type Links = BTreeSet<Relationship>;
+
+fn add(out: &mut HashMap<Uuid, Links>, id: Uuid, r: Relationship) {
+    out.entry(id).or_default().insert(r);
+}
+
+/// The caller's agency's links to cases.
+pub struct CaseLinks {
+    db: DatabaseConnection,
+    agency: String,
+    today: NaiveDate,
+}
+
+impl Loader<Uuid> for CaseLinks {
+    type Value = Links;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Links>, LoadError> {
+        Ok(case_links(&self.db, &self.agency, self.today, keys).await?)
+    }
+}
+
+/// The agency's links to each of the cases `keys` (every key is in the answer).
+pub async fn case_links<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    agency: &str,
+    today: NaiveDate,
+    keys: &[Uuid],
+) -> Result<HashMap<Uuid, Links>, DbErr> {
+    let ids = || keys.iter().copied();
+    let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
+    let heads: Vec<(Uuid, String, Option<String>)> = case_file::Entity::find()
+        .select_only()
+        .columns([
+            case_file::Column::Id,
+            case_file::Column::LeadAgencyId,
+            case_file::Column::CourtOfRecordId,
+        ])
+        .filter(case_file::Column::Id.is_in(ids()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, lead, court) in heads {
+        if lead == agency {
+            add(&mut out, id, Relationship::Lead);
+        }
+        if court.as_deref() == Some(agency) {
+            add(&mut out, id, Relationship::CourtOfRecord);
+        }
+    }
+    for (rel, q) in [
+        (Relationship::TeamMember, scope::team(agency, today)),
+        (Relationship::Referrer, scope::referrer(agency)),
+        (Relationship::FacilityOperator, scope::facility_operator(agency)),
+        (Relationship::CourtOfRecord, scope::court(agency)),
+    ] {
+        let found: Vec<Uuid> = case_file::Entity::find()
+            .select_only()
+            .column(case_file::Column::Id)
+            .filter(case_file::Column::Id.is_in(ids()))
+            .filter(case_file::Column::Id.in_subquery(q))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for id in found {
+            add(&mut out, id, rel);
+        }
+    }
+    Ok(out)
+}
+
+/// The caller's links to persons: through every case the person is a subject of,
+/// and through referrals about them that the agency made or must triage.
+pub struct PersonLinks {
+    db: DatabaseConnection,
+    agency: String,
+    cases: Arc<DataLoader<CaseLinks>>,
+}
+
+impl Loader<Uuid> for PersonLinks {
+    type Value = Links;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Links>, LoadError> {
+        let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
+        let pairs: Vec<(Uuid, Uuid)> = case_subject::Entity::find()
+            .select_only()
+            .columns([case_subject::Column::PersonId, case_subject::Column::CaseId])
+            .filter(case_subject::Column::PersonId.is_in(keys.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let case_links = self
+            .cases
+            .load_many(pairs.iter().map(|(_, c)| *c))
+            .await?;
+        for (person, case) in &pairs {
+            if let Some(links) = case_links.get(case) {
+                out.entry(*person).or_default().extend(links.iter().copied());
+            }
+        }
+        let a = self.agency.as_str();
+        let refs: Vec<(Uuid, String, String, Option<String>)> = referral_subject::Entity::find()
+            .select_only()
+            .column(referral_subject::Column::PersonId)
+            .column(referral::Column::ReporterAgencyId)
+            .column(referral::Column::AddressedToId)
+            .column(referral::Column::RedirectedToId)
+            .inner_join(referral::Entity)
+            .filter(referral_subject::Column::PersonId.is_in(keys.iter().copied()))
+            .filter(
+                Condition::any()
+                    .add(referral::Column::ReporterAgencyId.eq(a))
+                    .add(referral::Column::AddressedToId.eq(a))
+                    .add(referral::Column::RedirectedToId.eq(a)),
+            )
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for (person, reporter, addressed, redirected) in refs {
+            for r in referral_links(a, &reporter, &addressed, redirected.as_deref()) {
+                add(&mut out, person, r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The links a referral itself gives: the reporter is its REFERRER; the social
+/// service it is addressed (or redirected) to leads its triage.
+pub fn referral_links(
+    agency: &str,
+    reporter: &str,
+    addressed_to: &str,
+    redirected_to: Option<&str>,
+) -> Vec<Relationship> {
+    let mut v = Vec::new();
+    if reporter == agency {
+        v.push(Relationship::Referrer);
+    }
+    if addressed_to == agency || redirected_to == Some(agency) {
+        v.push(Relationship::Lead);
+    }
+    v
+}
+
+/// The caller's links to facilities: the operator, and the case teams of guests
+/// placed there now.
+pub struct FacilityLinks {
+    db: DatabaseConnection,
+    agency: String,
+    cases: Arc<DataLoader<CaseLinks>>,
+}
+
+impl Loader<Uuid> for FacilityLinks {
+    type Value = Links;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Links>, LoadError> {
+        let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
+        let operated: Vec<Uuid> = facility::Entity::find()
+            .select_only()
+            .column(facility::Column::Id)
+            .filter(facility::Column::Id.is_in(keys.iter().copied()))
+            .filter(facility::Column::OperatorAgencyId.eq(self.agency.as_str()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for id in operated {
+            add(&mut out, id, Relationship::FacilityOperator);
+        }
+        let placed: Vec<(Uuid, Uuid)> = placement::Entity::find()
+            .select_only()
+            .columns([placement::Column::FacilityId, placement::Column::CaseId])
+            .filter(placement::Column::FacilityId.is_in(keys.iter().copied()))
+            .filter(placement::Column::EndOn.is_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let case_links = self.cases.load_many(placed.iter().map(|(_, c)| *c)).await?;
+        for (fac, case) in placed {
+            for r in case_links.get(&case).into_iter().flatten() {
+                if matches!(r, Relationship::Lead | Relationship::TeamMember) {
+                    add(&mut out, fac, *r);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The caller's links to referrals: its own links to the referral, plus those to
+/// the case it opened.
+pub struct ReferralLinks {
+    db: DatabaseConnection,
+    agency: String,
+    cases: Arc<DataLoader<CaseLinks>>,
+}
+
+impl Loader<Uuid> for ReferralLinks {
+    type Value = Links;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Links>, LoadError> {
+        let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
+        let rows = referral::Entity::find()
+            .filter(referral::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let case_links = self
+            .cases
+            .load_many(rows.iter().filter_map(|r| r.case_id))
+            .await?;
+        for r in rows {
+            let a = self.agency.as_str();
+            for rel in referral_links(a, &r.reporter_agency_id, &r.addressed_to_id, r.redirected_to_id.as_deref()) {
+                add(&mut out, r.id, rel);
+            }
+            if let Some(links) = r.case_id.and_then(|c| case_links.get(&c)) {
+                out.entry(r.id).or_default().extend(links.iter().copied());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Guests currently placed in each facility (active placements).
+pub struct Occupancy {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for Occupancy {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, LoadError> {
+        Ok(occupancy(&self.db, keys).await?)
+    }
+}
+
+/// Guests in active placements, per facility (facilities with none are absent).
+pub async fn occupancy<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    facilities: &[Uuid],
+) -> Result<HashMap<Uuid, i64>, DbErr> {
+    let rows: Vec<(Uuid, i64)> = placement_guest::Entity::find()
+        .select_only()
+        .column(placement::Column::FacilityId)
+        .column_as(placement_guest::Column::PersonId.count(), "guests")
+        .inner_join(placement::Entity)
+        .filter(placement::Column::FacilityId.is_in(facilities.iter().copied()))
+        .filter(placement::Column::EndOn.is_null())
+        .group_by(placement::Column::FacilityId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// All loaders of one request.
+pub struct Loaders {
+    pub case: DataLoader<ById<case_file::Entity>>,
+    pub person: DataLoader<ById<person::Entity>>,
+    pub facility: DataLoader<ById<facility::Entity>>,
+    pub placement: DataLoader<ById<placement::Entity>>,
+    pub court_order: DataLoader<ById<court_order::Entity>>,
+    pub subjects_of_case: DataLoader<GroupBy<case_subject::Entity>>,
+    pub cases_of_person: DataLoader<GroupBy<case_subject::Entity>>,
+    pub team_of_case: DataLoader<GroupBy<case_team_member::Entity>>,
+    pub placements_of_case: DataLoader<GroupBy<placement::Entity>>,
+    pub orders_of_case: DataLoader<GroupBy<court_order::Entity>>,
+    pub notes_of_case: DataLoader<GroupBy<case_note::Entity>>,
+    pub interventions_of_case: DataLoader<GroupBy<intervention::Entity>>,
+    pub health_of_person: DataLoader<GroupBy<health_event::Entity>>,
+    pub mandates_of_order: DataLoader<GroupBy<court_order_mandate::Entity>>,
+    pub guests_of_placement: DataLoader<GroupBy<placement_guest::Entity>>,
+    pub verifications_of_placement: DataLoader<GroupBy<verification::Entity>>,
+    pub reasons_of_referral: DataLoader<GroupBy<referral_reason::Entity>>,
+    pub subjects_of_referral: DataLoader<GroupBy<referral_subject::Entity>>,
+    pub occupancy: DataLoader<Occupancy>,
+    pub case_links: Arc<DataLoader<CaseLinks>>,
+    pub person_links: DataLoader<PersonLinks>,
+    pub facility_links: DataLoader<FacilityLinks>,
+    pub referral_links: DataLoader<ReferralLinks>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection, agency: &str, today: NaiveDate) -> Loaders {
+        use entities::*;
+        let case_links = Arc::new(DataLoader::new(
+            CaseLinks {
+                db: db.clone(),
+                agency: agency.to_string(),
+                today,
+            },
+            tokio::spawn,
+        ));
+        Loaders {
+            case: by_id::<case_file::Entity>(db, case_file::Column::Id, |m| m.id),
+            person: by_id::<person::Entity>(db, person::Column::Id, |m| m.id),
+            facility: by_id::<facility::Entity>(db, facility::Column::Id, |m| m.id),
+            placement: by_id::<placement::Entity>(db, placement::Column::Id, |m| m.id),
+            court_order: by_id::<court_order::Entity>(db, court_order::Column::Id, |m| m.id),
+            subjects_of_case: group_by::<case_subject::Entity>(
+                db,
+                case_subject::Column::CaseId,
+                case_subject::Column::CreatedAt,
+                |m| m.case_id,
+            ),
+            cases_of_person: group_by::<case_subject::Entity>(
+                db,
+                case_subject::Column::PersonId,
+                case_subject::Column::CreatedAt,
+                |m| m.person_id,
+            ),
+            team_of_case: group_by::<case_team_member::Entity>(
+                db,
+                case_team_member::Column::CaseId,
+                case_team_member::Column::Id,
+                |m| m.case_id,
+            ),
+            placements_of_case: group_by::<placement::Entity>(
+                db,
+                placement::Column::CaseId,
+                placement::Column::Id,
+                |m| m.case_id,
+            ),
+            orders_of_case: group_by::<court_order::Entity>(
+                db,
+                court_order::Column::CaseId,
+                court_order::Column::Id,
+                |m| m.case_id,
+            ),
+            notes_of_case: group_by::<case_note::Entity>(
+                db,
+                case_note::Column::CaseId,
+                case_note::Column::Id,
+                |m| m.case_id,
+            ),
+            interventions_of_case: group_by::<intervention::Entity>(
+                db,
+                intervention::Column::CaseId,
+                intervention::Column::Id,
+                |m| m.case_id,
+            ),
+            health_of_person: group_by::<health_event::Entity>(
+                db,
+                health_event::Column::PersonId,
+                health_event::Column::Id,
+                |m| m.person_id,
+            ),
+            mandates_of_order: group_by::<court_order_mandate::Entity>(
+                db,
+                court_order_mandate::Column::OrderId,
+                court_order_mandate::Column::Id,
+                |m| m.order_id,
+            ),
+            guests_of_placement: group_by::<placement_guest::Entity>(
+                db,
+                placement_guest::Column::PlacementId,
+                placement_guest::Column::PersonId,
+                |m| m.placement_id,
+            ),
+            verifications_of_placement: group_by::<verification::Entity>(
+                db,
+                verification::Column::PlacementId,
+                verification::Column::DueOn,
+                |m| m.placement_id,
+            ),
+            reasons_of_referral: group_by::<referral_reason::Entity>(
+                db,
+                referral_reason::Column::ReferralId,
+                referral_reason::Column::Reason,
+                |m| m.referral_id,
+            ),
+            subjects_of_referral: group_by::<referral_subject::Entity>(
+                db,
+                referral_subject::Column::ReferralId,
+                referral_subject::Column::PersonId,
+                |m| m.referral_id,
+            ),
+            occupancy: DataLoader::new(Occupancy { db: db.clone() }, tokio::spawn),
+            person_links: DataLoader::new(
+                PersonLinks {
+                    db: db.clone(),
+                    agency: agency.to_string(),
+                    cases: case_links.clone(),
+                },
+                tokio::spawn,
+            ),
+            facility_links: DataLoader::new(
+                FacilityLinks {
+                    db: db.clone(),
+                    agency: agency.to_string(),
+                    cases: case_links.clone(),
+                },
+                tokio::spawn,
+            ),
+            referral_links: DataLoader::new(
+                ReferralLinks {
+                    db: db.clone(),
+                    agency: agency.to_string(),
+                    cases: case_links.clone(),
+                },
+                tokio::spawn,
+            ),
+            case_links,
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Root queries. Each finds the records the caller can reach (a record the caller
+//! has no link to is "not found", whether or not it exists); what is disclosed of
+//! them is then decided field by field in the types.
+
+use std::collections::BTreeSet;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use base64::Engine;
+use chrono::NaiveDate;
+use entities::enums as db;
+use entities::{case_file, case_subject, facility, person, placement, referral, verification};
+use policy::{DataClass, Relationship};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use super::enums;
+use super::guard::{Record, RequestContext};
+use super::loaders::scope;
+use super::types::{Agency, Case, CourtOrder, Facility, Me, Person, Placement, Referral, Verification, uuid_arg};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::http::AgencyDirectory;
+
+pub struct Query;
+
+/// Filters of `cases`. Filtering by a field is allowed only over the cases where
+/// the caller may see that field (a filter must not be an oracle).
+#[derive(InputObject, Default)]
+pub struct CaseFilter {
+    pub status: Option<Vec<enums::CaseStatus>>,
+    pub lead_agency: Option<ID>,
+    /// Restricted to cases whose SOCIAL data the caller may see.
+    pub risk_level: Option<Vec<enums::RiskLevel>>,
+    /// Case-insensitive match on a subject's given name, family name or fiscal
+    /// code (2 to 100 characters). Restricted to cases whose subjects' IDENTITY
+    /// the caller may see.
+    pub subject_search: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CaseConnectionFields {
+    /// Cases matching the filter that the caller can reach.
+    pub total_count: u64,
+}
+
+const CURSOR_PREFIX: &str = "case:";
+
+fn encode_cursor(id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
+    let bad = || ApiError::bad_input("after", "not a cursor returned by `cases`");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
+    Uuid::parse_str(id).map_err(|_| bad())
+}
+
+/// Validate a page size against the configured maximum.
+pub(crate) fn page_size(field: &str, first: Option<i32>, default: u64, max: u64) -> Result<u64, ApiError> {
+    match first {
+        None => Ok(std::cmp::min(default, max)),
+        Some(n) if n >= 1 && (n as u64) <= max => Ok(n as u64),
+        Some(n) => Err(ApiError::bad_input(field, format!("must be between 1 and {max}, got {n}"))),
+    }
+}
+
+fn ctx_parts<'a>(ctx: &'a Context<'_>) -> Result<(&'a Caller, &'a RequestContext)> {
+    Ok((ctx.data::<Caller>()?, ctx.data::<RequestContext>()?))
+}
+
+/// The links through which the caller may see `class`.
+fn links_for(caller: &Caller, rc: &RequestContext, class: DataClass) -> BTreeSet<Relationship> {
+    policy::links_granting(&rc.policy, &caller.requester, class)
+}
+
+#[Object]
+impl Query {
+    /// The caller, as the hub understood the token.
+    async fn me(&self) -> Me {
+        Me
+    }
+
+    /// The agencies of the network.
+    async fn agencies(&self, ctx: &Context<'_>) -> Result<Vec<Agency>> {
+        let dir = ctx.data::<AgencyDirectory>()?;
+        Ok(dir.all().await?.into_iter().map(Agency).collect())
+    }
+
+    /// One case. NOT_FOUND when it does not exist or the caller has no link to it.
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>> {
+        let id = uuid_arg("id", &id)?;
+        let rc = ctx.data::<RequestContext>()?;
+        if !rc.reachable(Record::Case(id)).await? {
+            return Err(ApiError::not_found(format!("case {id}")).into());
+        }
+        Ok(rc.loaders.case.load_one(id).await?.map(Case))
+    }
+
+    /// The cases the caller can reach, oldest first, as a Relay connection.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(1, 1000) as usize * child_complexity")]
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        #[graphql(desc = "Page size, 1 to the configured maximum (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Case, CaseConnectionFields>> {
+        let (caller, rc) = ctx_parts(ctx)?;
+        let first = page_size("first", first, 20, rc.max_page_size)?;
+        let after = after.as_deref().map(decode_cursor).transpose()?;
+        let agency = caller.requester.agency.as_str();
+        let filter = filter.unwrap_or_default();
+
+        let mut cond = Condition::all().add(scope::cases(agency, rc.today, &scope::any_link()));
+        if let Some(statuses) = &filter.status {
+            let v: Vec<db::CaseStatus> = statuses.iter().map(|s| (*s).into()).collect();
+            cond = cond.add(case_file::Column::Status.is_in(v));
+        }
+        if let Some(lead) = &filter.lead_agency {
+            cond = cond.add(case_file::Column::LeadAgencyId.eq(lead.as_str()));
+        }
+        if let Some(levels) = &filter.risk_level {
+            let v: Vec<db::RiskLevel> = levels.iter().map(|s| (*s).into()).collect();
+            cond = cond
+                .add(case_file::Column::RiskLevel.is_in(v))
+                .add(scope::cases(agency, rc.today, &links_for(caller, rc, DataClass::Social)));
+        }
+        if let Some(term) = &filter.subject_search {
+            let term = term.trim();
+            if !(2..=100).contains(&term.chars().count()) {
+                return Err(ApiError::bad_input(
+                    "filter.subjectSearch",
+                    "must be 2 to 100 characters",
+                )
+                .into());
+            }
+            let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
+            let like = |col: person::Column| {
+                Expr::expr(Func::lower(Expr::col((person::Entity, col)))).like(
+                    sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
+                )
+            };
+            let matching = case_subject::Entity::find()
+                .select_only()
+                .column(case_subject::Column::CaseId)
+                .inner_join(person::Entity)
+                .filter(
+                    Condition::any()
+                        .add(like(person::Column::GivenName))
+                        .add(like(person::Column::FamilyName))
+                        .add(like(person::Column::FiscalCode)),
+                )
+                .into_query();
+            cond = cond
+                .add(case_file::Column::Id.in_subquery(matching))
+                .add(scope::cases(agency, rc.today, &links_for(caller, rc, DataClass::Identity)));
+        }
+
+        let total_count = case_file::Entity::find()
+            .filter(cond.clone())
+            .count(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        let mut page = case_file::Entity::find().filter(cond);
+        if let Some(after) = after {
+            page = page.filter(case_file::Column::Id.gt(after));
+        }
+        let mut rows = page
+            .order_by_asc(case_file::Column::Id)
+            .limit(first + 1)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let mut conn = Connection::with_additional_fields(after.is_some(), has_next, CaseConnectionFields { total_count });
+        for m in rows {
+            // Prime the loader so nested resolvers do not read the row again.
+            rc.loaders.case.feed_one(m.id, m.clone()).await;
+            conn.edges.push(Edge::new(encode_cursor(m.id), Case(m)));
+        }
+        Ok(conn)
+    }
+
+    /// One person. NOT_FOUND when the caller has no link to them.
+    async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
+        let id = uuid_arg("id", &id)?;
+        let rc = ctx.data::<RequestContext>()?;
+        if !rc.reachable(Record::Person(id)).await? {
+            return Err(ApiError::not_found(format!("person {id}")).into());
+        }
+        Ok(rc.loaders.person.load_one(id).await?.map(Person))
+    }
+
+    /// One referral. NOT_FOUND when the caller has no link to it.
+    async fn referral(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Referral>> {
+        let id = uuid_arg("id", &id)?;
+        let rc = ctx.data::<RequestContext>()?;
+        if !rc.reachable(Record::Referral(id)).await? {
+            return Err(ApiError::not_found(format!("referral {id}")).into());
+        }
+        let row = referral::Entity::find_by_id(id)
+            .one(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(row.map(Referral))
+    }
+
+    /// Referrals waiting for triage by the caller's agency, most urgent first,
+    /// then oldest first. For intake operators and case managers of social
+    /// services.
+    #[graphql(complexity = "first.unwrap_or(50).clamp(1, 1000) as usize * child_complexity")]
+    async fn referral_queue(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Referral>> {
+        let (caller, rc) = ctx_parts(ctx)?;
+        let r = &caller.requester;
+        if !matches!(r.agency_kind, policy::AgencyKind::SocialService | policy::AgencyKind::SocialDistrict)
+            || !matches!(r.role, policy::Role::IntakeOperator | policy::Role::CaseManager)
+        {
+            return Err(ApiError::Forbidden(
+                "the referral queue is for intake operators and case managers of social services".into(),
+            )
+            .into());
+        }
+        let first = page_size("first", first, 50, rc.max_page_size)?;
+        let urgency_rank = Expr::case(referral::Column::Urgency.eq(db::Urgency::Immediate), 0)
+            .case(referral::Column::Urgency.eq(db::Urgency::High), 1)
+            .case(referral::Column::Urgency.eq(db::Urgency::Medium), 2)
+            .finally(3);
+        let rows = referral::Entity::find()
+            .filter(referral::Column::TriageOutcome.is_null())
+            .filter(referral::Column::AddressedToId.eq(r.agency.as_str()))
+            .order_by(Into::<Expr>::into(urgency_rank), sea_orm::Order::Asc)
+            .order_by_asc(referral::Column::ReceivedAt)
+            .order_by_asc(referral::Column::Id)
+            .limit(first)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Referral).collect())
+    }
+
+    /// Facilities of the network, with their free places.
+    async fn facilities(&self, ctx: &Context<'_>, kind: Option<enums::FacilityKind>) -> Result<Vec<Facility>> {
+        let rc = ctx.data::<RequestContext>()?;
+        let mut q = facility::Entity::find();
+        if let Some(kind) = kind {
+            q = q.filter(facility::Column::Kind.eq(db::FacilityKind::from(kind)));
+        }
+        let rows = q
+            .order_by_asc(facility::Column::Name)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Facility).collect())
+    }
+
+    /// Placements of the cases the caller can reach. Filtering by facility is
+    /// limited to cases whose SECRET_LOCATION the caller may see, or to the
+    /// caller's own facilities.
+    #[graphql(complexity = "first.unwrap_or(100).clamp(1, 1000) as usize * child_complexity")]
+    async fn placements(
+        &self,
+        ctx: &Context<'_>,
+        active: Option<bool>,
+        facility: Option<ID>,
+        first: Option<i32>,
+    ) -> Result<Vec<Placement>> {
+        let (caller, rc) = ctx_parts(ctx)?;
+        let first = page_size("first", first, 100, rc.max_page_size)?;
+        let agency = caller.requester.agency.as_str();
+        let mut links = scope::any_link();
+        let mut q = placement::Entity::find();
+        if let Some(fid) = &facility {
+            let fid = uuid_arg("facility", fid)?;
+            let operated = facility::Entity::find_by_id(fid)
+                .one(&rc.db)
+                .await
+                .map_err(ApiError::from)?
+                .is_some_and(|f| f.operator_agency_id == agency);
+            if !operated {
+                links = links_for(caller, rc, DataClass::SecretLocation);
+            }
+            q = q.filter(placement::Column::FacilityId.eq(fid));
+        }
+        match active {
+            Some(true) => q = q.filter(placement::Column::EndOn.is_null()),
+            Some(false) => q = q.filter(placement::Column::EndOn.is_not_null()),
+            None => {}
+        }
+        let visible = case_file::Entity::find()
+            .select_only()
+            .column(case_file::Column::Id)
+            .filter(scope::cases(agency, rc.today, &links))
+            .into_query();
+        let rows = q
+            .filter(placement::Column::CaseId.in_subquery(visible))
+            .order_by_asc(placement::Column::Id)
+            .limit(first)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Placement).collect())
+    }
+
+    /// Reviews of placements not yet done and due on or before `before`, on the
+    /// cases the caller can reach, earliest first.
+    #[graphql(complexity = "first.unwrap_or(100).clamp(1, 1000) as usize * child_complexity")]
+    async fn verifications_due(
+        &self,
+        ctx: &Context<'_>,
+        before: NaiveDate,
+        first: Option<i32>,
+    ) -> Result<Vec<Verification>> {
+        let (caller, rc) = ctx_parts(ctx)?;
+        let first = page_size("first", first, 100, rc.max_page_size)?;
+        let visible = case_file::Entity::find()
+            .select_only()
+            .column(case_file::Column::Id)
+            .filter(scope::cases(&caller.requester.agency, rc.today, &scope::any_link()))
+            .into_query();
+        let rows = verification::Entity::find()
+            .find_also_related(placement::Entity)
+            .filter(verification::Column::DoneOn.is_null())
+            .filter(verification::Column::DueOn.lte(before))
+            .filter(placement::Column::CaseId.in_subquery(visible))
+            .order_by_asc(verification::Column::DueOn)
+            .order_by_asc(verification::Column::Id)
+            .limit(first)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(v, p)| p.map(|p| Verification::new(v, p.case_id)))
+            .collect())
+    }
+
+    /// The court orders of a case, oldest first.
+    async fn court_orders(&self, ctx: &Context<'_>, case_id: ID) -> Result<Vec<CourtOrder>> {
+        let id = uuid_arg("caseId", &case_id)?;
+        let rc = ctx.data::<RequestContext>()?;
+        if !rc.reachable(Record::Case(id)).await? {
+            return Err(ApiError::not_found(format!("case {id}")).into());
+        }
+        super::guard::reveal(ctx, Record::Case(id), DataClass::Judicial, || ()).await?;
+        let rows = rc.loaders.orders_of_case.load_one(id).await?;
+        Ok(rows.unwrap_or_default().into_iter().map(CourtOrder).collect())
+    }
+}
+
+/// Escape `%`, `_` and `\` for a LIKE pattern with `\` as the escape character.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_named() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id)).ok(), Some(id));
+        assert!(matches!(decode_cursor("nope"), Err(ApiError::BadInput { field, .. }) if field == "after"));
+    }
+
+    #[test]
+    fn page_size_bounds() {
+        assert_eq!(page_size("first", None, 20, 100).ok(), Some(20));
+        assert!(page_size("first", Some(0), 20, 100).is_err());
+        assert!(page_size("first", Some(101), 20, 100).is_err());
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("a%b_c\\"), "a\\%b\\_c\\\\");
+    }
+}

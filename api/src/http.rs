@@ -1,0 +1,541 @@
+//! The HTTP face of the hub: `/graphql` (GraphQL over HTTP), `/health`.
+//!
+//! This module owns authentication of every request, content negotiation
+//! (`application/graphql-response+json` by default, `application/json` when the
+//! client asks for it), the GraphQL-over-HTTP status codes, and the limits that
+//! async-graphql does not enforce itself (aliases, root fields, batch size, body
+//! size, request time). It never logs bodies, query strings or tokens.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{BatchRequest, Request, Response};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use entities::agency;
+use policy::{AgencyKind, Policy};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use crate::auth::{AuthError, Caller, Verifier};
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::graphql::guard::RequestContext;
+use crate::graphql::{RSchema, build_schema};
+
+pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+pub const JSON: &str = "application/json";
+
+/// The agencies of the network, cached in the process (they change rarely; an
+/// unknown id triggers a reload, at most every few seconds).
+#[derive(Clone)]
+pub struct AgencyDirectory {
+    db: DatabaseConnection,
+    state: Arc<RwLock<(HashMap<String, agency::Model>, Option<Instant>)>>,
+}
+
+const DIRECTORY_RELOAD_MIN: Duration = Duration::from_secs(5);
+
+impl AgencyDirectory {
+    pub fn new(db: DatabaseConnection) -> Self {
+        AgencyDirectory {
+            db,
+            state: Arc::new(RwLock::new((HashMap::new(), None))),
+        }
+    }
+
+    async fn reload(&self, force: bool) -> Result<(), ApiError> {
+        let mut st = self.state.write().await;
+        if !force && st.1.is_some_and(|t| t.elapsed() < DIRECTORY_RELOAD_MIN) {
+            return Ok(());
+        }
+        let rows = agency::Entity::find().all(&self.db).await?;
+        st.0 = rows.into_iter().map(|a| (a.id.clone(), a)).collect();
+        st.1 = Some(Instant::now());
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<agency::Model>, ApiError> {
+        if let Some(a) = self.state.read().await.0.get(id) {
+            return Ok(Some(a.clone()));
+        }
+        self.reload(false).await?;
+        Ok(self.state.read().await.0.get(id).cloned())
+    }
+
+    pub async fn all(&self) -> Result<Vec<agency::Model>, ApiError> {
+        if self.state.read().await.1.is_none() {
+            self.reload(true).await?;
+        }
+        let mut v: Vec<_> = self.state.read().await.0.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+}
+
+/// Shared state of one hub process (stateless across processes).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    db: DatabaseConnection,
+    schema: RSchema,
+    verifier: Verifier,
+    directory: AgencyDirectory,
+    policy: Arc<Policy>,
+    limits: Limits,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, verifier: Verifier, policy: Policy, limits: Limits) -> AppState {
+        let directory = AgencyDirectory::new(db.clone());
+        let schema = build_schema(&limits, directory.clone());
+        AppState(Arc::new(Inner {
+            db,
+            schema,
+            verifier,
+            directory,
+            policy: Arc::new(policy),
+            limits,
+        }))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+}
+
+/// The hub's router. Tests call it directly or bind it to 127.0.0.1:0.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.0.limits.max_body_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(access_line))
+        .with_state(state)
+}
+
+/// One log line per request: method, path, status, time. No query string, no
+/// body, no headers: they can carry personal data or tokens.
+async fn access_line(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, %path, status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match state.0.db.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok", "database": "ok"}))),
+        Err(e) => {
+            tracing::error!(detail = %crate::db::describe_db_error(&e), "health check: database down");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "unavailable", "database": "unreachable"})),
+            )
+        }
+    }
+}
+
+/// The response media type the client accepts, or `None` (406).
+fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        // GraphQL over HTTP: no Accept header means application/json.
+        return Some(JSON);
+    };
+    let mut best: Option<(&'static str, f32)> = None;
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let media = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = it
+            .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+            .next()
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        let candidate = match media.as_str() {
+            GRAPHQL_RESPONSE | "application/*" | "*/*" => GRAPHQL_RESPONSE,
+            JSON => JSON,
+            _ => continue,
+        };
+        // Prefer the higher q; on a tie, prefer graphql-response+json.
+        let better = match best {
+            None => true,
+            Some((m, bq)) => q > bq || (q == bq && candidate == GRAPHQL_RESPONSE && m != GRAPHQL_RESPONSE),
+        };
+        if better {
+            best = Some((candidate, q));
+        }
+    }
+    best.map(|(m, _)| m)
+}
+
+/// A JSON error body with one error.
+fn error_response(status: StatusCode, media: &'static str, code: &str, message: &str) -> axum::response::Response {
+    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(media)));
+    resp
+}
+
+fn media_with_charset(media: &'static str) -> &'static str {
+    if media == JSON {
+        "application/json; charset=utf-8"
+    } else {
+        "application/graphql-response+json; charset=utf-8"
+    }
+}
+
+/// Verify the bearer token and find the agency it speaks for.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, (StatusCode, String)> {
+    let unauth = |m: String| (StatusCode::UNAUTHORIZED, m);
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauth("missing `Authorization: Bearer <token>` header".into()))?
+        .to_str()
+        .map_err(|_| unauth("the Authorization header is not text".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| unauth("the Authorization header must be `Bearer <token>`".into()))?
+        .trim();
+    let claims = state.0.verifier.verify(token).await.map_err(|e| match e {
+        AuthError::Rejected(m) => unauth(m),
+        AuthError::KeysUnavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+    })?;
+    let agency = state.0.directory.get(&claims.agency).await.map_err(|e| {
+        (StatusCode::SERVICE_UNAVAILABLE, e.message())
+    })?;
+    let Some(agency) = agency else {
+        return Err(unauth(format!("token claim `agency`: unknown agency `{}`", claims.agency)));
+    };
+    let kind: AgencyKind = agency
+        .kind
+        .parse()
+        .map_err(|e: policy::ParseError| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(claims.into_caller(kind))
+}
+
+async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> axum::response::Response {
+    let query = uri.query().unwrap_or("");
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !query.split('&').any(|kv| kv.starts_with("query=")) {
+        // The GraphiQL page holds no data; its queries carry the token.
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let request = match async_graphql::http::parse_query_string(query) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &format!("invalid GraphQL GET request: {e}"));
+        }
+    };
+    execute(state, headers, media, Method::GET, vec![request], false).await
+}
+
+async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.to_ascii_lowercase().starts_with(JSON) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "BAD_REQUEST",
+            "POST /graphql needs `Content-Type: application/json`",
+        );
+    }
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request in JSON: {e}"),
+            );
+        }
+    };
+    let (requests, is_batch) = match batch {
+        BatchRequest::Single(r) => (vec![r], false),
+        BatchRequest::Batch(v) => (v, true),
+    };
+    execute(state, headers, media, Method::POST, requests, is_batch).await
+}
+
+fn not_acceptable() -> axum::response::Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        JSON,
+        "BAD_REQUEST",
+        "accept application/graphql-response+json or application/json",
+    )
+}
+
+async fn execute(
+    state: AppState,
+    headers: HeaderMap,
+    media: &'static str,
+    method: Method,
+    requests: Vec<Request>,
+    is_batch: bool,
+) -> axum::response::Response {
+    let caller = match authenticate(&state, &headers).await {
+        Ok(c) => c,
+        Err((status, message)) => {
+            let mut resp = error_response(status, media, "UNAUTHENTICATED", &message);
+            if status == StatusCode::UNAUTHORIZED {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            return resp;
+        }
+    };
+    let limits = &state.0.limits;
+    if requests.is_empty() || requests.len() > limits.max_batch {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_REQUEST",
+            &format!("a batch holds 1 to {} operations, got {}", limits.max_batch, requests.len()),
+        );
+    }
+    let deadline = Duration::from_millis(limits.request_timeout_ms);
+    let run = async {
+        let mut out = Vec::with_capacity(requests.len());
+        for mut req in requests {
+            match precheck(&mut req, &method, limits) {
+                Err(Reject::MethodNotAllowed(m)) => return Err((StatusCode::METHOD_NOT_ALLOWED, m)),
+                Err(Reject::Invalid(code, m)) => {
+                    out.push(json!({"errors": [{"message": m, "extensions": {"code": code}}]}));
+                    continue;
+                }
+                Ok(()) => {}
+            }
+            let today = chrono::Utc::now().date_naive();
+            let rc = RequestContext::new(
+                state.0.db.clone(),
+                state.0.policy.clone(),
+                &caller,
+                today,
+                limits.max_page_size,
+            );
+            let resp: Response = state.0.schema.execute(req.data(caller.clone()).data(rc)).await;
+            out.push(finish(resp));
+        }
+        Ok(out)
+    };
+    let bodies = match tokio::time::timeout(deadline, run).await {
+        Err(_) => {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                "TIMEOUT",
+                &format!("the request exceeded the time limit of {} ms", limits.request_timeout_ms),
+            );
+        }
+        Ok(Err((status, m))) => {
+            let mut resp = error_response(status, media, "BAD_REQUEST", &m);
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return resp;
+        }
+        Ok(Ok(b)) => b,
+    };
+    let status = if !is_batch && media == GRAPHQL_RESPONSE && bodies.first().is_some_and(did_not_run) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = if is_batch {
+        Value::Array(bodies)
+    } else {
+        bodies.into_iter().next().unwrap_or(Value::Null)
+    };
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(media)));
+    resp
+}
+
+enum Reject {
+    MethodNotAllowed(String),
+    Invalid(&'static str, String),
+}
+
+/// Parse and check the limits async-graphql does not enforce itself.
+fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), Reject> {
+    let op_name = req.operation_name.clone();
+    let doc = match req.parsed_query() {
+        Ok(d) => d,
+        Err(e) => return Err(Reject::Invalid("GRAPHQL_PARSE_FAILED", e.message)),
+    };
+    let selected = select_operation(doc, op_name.as_deref());
+    if method == Method::GET
+        && selected.as_ref().is_some_and(|(ty, _)| *ty != OperationType::Query)
+    {
+        return Err(Reject::MethodNotAllowed(
+            "GET runs queries only; send mutations with POST".into(),
+        ));
+    }
+    let aliases = count_aliases(doc);
+    if aliases > limits.max_aliases {
+        return Err(Reject::Invalid(
+            "GRAPHQL_VALIDATION_FAILED",
+            format!("the query uses {aliases} aliases; the limit is {}", limits.max_aliases),
+        ));
+    }
+    if let Some((_, roots)) = selected
+        && roots > limits.max_root_fields
+    {
+        return Err(Reject::Invalid(
+            "GRAPHQL_VALIDATION_FAILED",
+            format!("the operation selects {roots} root fields; the limit is {}", limits.max_root_fields),
+        ));
+    }
+    Ok(())
+}
+
+/// The operation that will run (its type and number of root fields), if the
+/// document names it unambiguously.
+fn select_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<(OperationType, usize)> {
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let roots = root_fields(&op.node.selection_set.node, doc, 0);
+    Some((op.node.ty, roots))
+}
+
+fn root_fields(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    if depth > 8 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(f) => root_fields(&f.node.selection_set.node, doc, depth + 1),
+            Selection::FragmentSpread(fs) => doc
+                .fragments
+                .get(&fs.node.fragment_name.node)
+                .map_or(0, |f| root_fields(&f.node.selection_set.node, doc, depth + 1)),
+        })
+        .sum()
+}
+
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|s| match &s.node {
+                Selection::Field(f) => {
+                    usize::from(f.node.alias.is_some()) + in_set(&f.node.selection_set.node)
+                }
+                Selection::InlineFragment(f) => in_set(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let ops: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(&op.node.selection_set.node))
+        .sum();
+    let frags: usize = doc.fragments.values().map(|f| in_set(&f.node.selection_set.node)).sum();
+    ops + frags
+}
+
+/// Serialise a response, giving every error an `extensions.code`.
+fn finish(resp: Response) -> Value {
+    let mut v = serde_json::to_value(&resp).unwrap_or_else(|_| json!({"data": null}));
+    let ran = !matches!(resp.data, async_graphql::Value::Null) || resp.errors.iter().any(|e| !e.path.is_empty());
+    if let Some(errors) = v.get_mut("errors").and_then(Value::as_array_mut) {
+        for e in errors {
+            let has_path = e.get("path").is_some();
+            let ext = e
+                .as_object_mut()
+                .map(|o| o.entry("extensions").or_insert_with(|| json!({})));
+            if let Some(Value::Object(ext)) = ext
+                && !ext.contains_key("code")
+            {
+                let code = if has_path || ran { "INTERNAL" } else { "GRAPHQL_VALIDATION_FAILED" };
+                ext.insert("code".into(), Value::String(code.into()));
+            }
+        }
+    }
+    v
+}
+
+/// A response whose operation never ran (parse or validation failure).
+fn did_not_run(body: &Value) -> bool {
+    let data_null = body.get("data").is_none_or(Value::is_null);
+    let errors = body.get("errors").and_then(Value::as_array);
+    data_null
+        && errors.is_some_and(|es| {
+            !es.is_empty() && es.iter().all(|e| e.get("path").is_none())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("*/*")));
+        h
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(JSON));
+        assert_eq!(negotiate(&accept("application/json")), Some(JSON));
+        assert_eq!(negotiate(&accept("*/*")), Some(GRAPHQL_RESPONSE));
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json, application/json;q=0.9")),
+            Some(GRAPHQL_RESPONSE)
+        );
+        assert_eq!(negotiate(&accept("application/json, application/graphql-response+json;q=0.5")), Some(JSON));
+        assert_eq!(negotiate(&accept("text/plain")), None);
+    }
+
+    #[test]
+    fn aliases_are_counted_everywhere() -> Result<(), String> {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: me { b: operator } ...F } fragment F on Query { c: me { operator } }",
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(count_aliases(&doc), 3);
+        assert_eq!(select_operation(&doc, None).map(|(_, n)| n), Some(2));
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! Schema migrations of Rete, for SQLite and PostgreSQL alike.
+//!
+//! Migrations are hand-written with sea-query builders and are frozen history:
+//! they never depend on the `entities` crate (whose types follow the schema,
+//! not the other way round). A change to the schema is a new migration file,
+//! never an edit of an applied one.
+//!
+//! On SQLite, foreign keys are only enforced when the connection enables them
+//! (`PRAGMA foreign_keys = ON`, sqlx's default); the migrations themselves
+//! work either way.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_core_schema;
+
+/// Every migration of Rete, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_core_schema::Migration)]
+    }
+}
