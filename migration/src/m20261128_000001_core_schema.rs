@@ -1358,13 +1358,14 @@ mod tests {
     fn tables_are_listed_in_creation_order() {
         let created: Vec<String> = tables()
             .iter()
-            .map(|t| {
-                t.get_table_name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            })
+            .map(|t| t.to_string(SqliteQueryBuilder))
             .collect();
-        let listed: Vec<String> = TABLES_IN_ORDER.iter().map(|s| s.to_string()).collect();
-        assert_eq!(created, listed);
+        assert_eq!(created.len(), TABLES_IN_ORDER.len());
+        for (sql, name) in created.iter().zip(TABLES_IN_ORDER) {
+            assert!(
+                sql.starts_with(&format!(r#"CREATE TABLE "{name}" ("#)),
+                "{name}: {sql}"
+            );
+        }
     }
 }
