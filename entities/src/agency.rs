@@ -19,7 +19,10 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(has_many = "super::case_file::Entity", via_rel = "Relation::LeadAgency")]
+    #[sea_orm(
+        has_many = "super::case_file::Entity",
+        via_rel = "Relation::LeadAgency"
+    )]
     LeadCases,
     #[sea_orm(has_many = "super::facility::Entity")]
     Facilities,
@@ -27,7 +30,10 @@ pub enum Relation {
     TeamMemberships,
     #[sea_orm(has_many = "super::court_order::Entity", via_rel = "Relation::Court")]
     CourtOrders,
-    #[sea_orm(has_many = "super::referral::Entity", via_rel = "Relation::AddressedTo")]
+    #[sea_orm(
+        has_many = "super::referral::Entity",
+        via_rel = "Relation::AddressedTo"
+    )]
     AddressedReferrals,
 }
 

@@ -1,8 +1,8 @@
 //! `break_glass_grant`: An emergency (break-glass) access grant on a case, reviewed afterwards.
 //! `role` holds a role value; `justification` must not be empty (database CHECK).
 
-use sea_orm::entity::prelude::*;
 use crate::enums::BreakGlassReview;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "break_glass_grant")]

@@ -1,8 +1,8 @@
 //! `case_file`: A case (`case` is an SQL keyword, hence `case_file`).
 //! `case_manager` is an operator id.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::{CaseStatus, RiskLevel};
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "case_file")]

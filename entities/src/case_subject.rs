@@ -1,7 +1,7 @@
 //! `case_subject`: Link between a case and a person, with the person's role in the case.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::SubjectRole;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "case_subject")]

@@ -2,8 +2,8 @@
 //! The JSON columns hold arrays of strings: data-class, agency-id, agency-kind and
 //! purpose values.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::ConsentGiver;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "consent")]

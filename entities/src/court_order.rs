@@ -1,7 +1,7 @@
 //! `court_order`: An order (decreto) of a juvenile court about a case; unique per (court, docket number).
 
-use sea_orm::entity::prelude::*;
 use crate::enums::CourtOrderKind;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "court_order")]
@@ -40,7 +40,10 @@ pub enum Relation {
     Court,
     #[sea_orm(has_many = "super::court_order_mandate::Entity")]
     Mandates,
-    #[sea_orm(has_many = "super::placement::Entity", via_rel = "Relation::AuthorisingOrder")]
+    #[sea_orm(
+        has_many = "super::placement::Entity",
+        via_rel = "Relation::AuthorisingOrder"
+    )]
     Placements,
 }
 

@@ -2,8 +2,8 @@
 //! `updated_at` is also bumped by every placement change, which serialises
 //! concurrent placements into one facility.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::FacilityKind;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "facility")]

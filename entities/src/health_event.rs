@@ -1,7 +1,7 @@
 //! `health_event`: A health event of a person, reported by a source agency.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::HealthEventKind;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "health_event")]

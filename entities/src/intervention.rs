@@ -1,7 +1,7 @@
 //! `intervention`: An intervention of a provider agency within a case, possibly for one person.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::InterventionKind;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "intervention")]

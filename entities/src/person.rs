@@ -1,7 +1,7 @@
 //! `person`: A person: a child, a mother or any other subject of a case.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::{MigrationStatus, Sex};
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "person")]

@@ -2,8 +2,8 @@
 //! `reporter_kind` holds an agency-kind value. The triage columns are all null or
 //! outcome, reason, at and by are all set (database CHECK).
 
-use sea_orm::entity::prelude::*;
 use crate::enums::{ReferralChannel, TriageOutcome, Urgency};
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "referral")]

@@ -1,7 +1,7 @@
 //! `referral_reason`: A reason of a referral (a referral has one or more).
 
-use sea_orm::entity::prelude::*;
 use crate::enums::ReferralReason;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "referral_reason")]

@@ -1,7 +1,7 @@
 //! `referral_subject`: A person a referral is about, with their role.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::SubjectRole;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "referral_subject")]

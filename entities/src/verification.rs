@@ -1,7 +1,7 @@
 //! `verification`: A scheduled check of a placement; `outcome` is null iff `done_on` is null.
 
-use sea_orm::entity::prelude::*;
 use crate::enums::VerificationOutcome;
+use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "verification")]

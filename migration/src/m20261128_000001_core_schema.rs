@@ -130,7 +130,11 @@ const BREAK_GLASS_REVIEWS: &[&str] = &["PENDING", "APPROVED", "FLAGGED"];
 // ---------------------------------------------------------------------------
 
 fn uuid_pk(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().primary_key().to_owned()
+    ColumnDef::new(col)
+        .uuid()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn uuid(col: impl IntoIden) -> ColumnDef {
@@ -437,11 +441,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(text_null(Referral::RedirectedToId))
             .col(uuid_null(Referral::CaseId))
             .col(timestamp(Referral::CreatedAt))
-            .check(enum_check(
-                "referral",
-                Referral::ReporterKind,
-                AGENCY_KINDS,
-            ))
+            .check(enum_check("referral", Referral::ReporterKind, AGENCY_KINDS))
             .check(enum_check("referral", Referral::Channel, REFERRAL_CHANNELS))
             .check(enum_check("referral", Referral::Urgency, URGENCIES))
             .check(enum_check(
@@ -566,10 +566,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(timestamp(Facility::CreatedAt))
             .col(timestamp(Facility::UpdatedAt))
             .check(enum_check("facility", Facility::Kind, FACILITY_KINDS))
-            .check((
-                "ck_facility_capacity",
-                Expr::col(Facility::Capacity).gte(0),
-            ))
+            .check(("ck_facility_capacity", Expr::col(Facility::Capacity).gte(0)))
             .foreign_key(&mut fk(
                 "facility",
                 Facility::Table,
@@ -591,7 +588,11 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(text(CourtOrder::Summary))
             .col(text_null(CourtOrder::Text))
             .col(timestamp(CourtOrder::CreatedAt))
-            .check(enum_check("court_order", CourtOrder::Kind, COURT_ORDER_KINDS))
+            .check(enum_check(
+                "court_order",
+                CourtOrder::Kind,
+                COURT_ORDER_KINDS,
+            ))
             .foreign_key(&mut fk(
                 "court_order",
                 CourtOrder::Table,
@@ -977,7 +978,10 @@ fn tables() -> Vec<TableCreateStatement> {
                 AccessLogEntry::Purpose,
                 PURPOSES,
             ))
-            .check(("ck_access_log_entry_seq", Expr::col(AccessLogEntry::Seq).gt(0)))
+            .check((
+                "ck_access_log_entry_seq",
+                Expr::col(AccessLogEntry::Seq).gt(0),
+            ))
             .to_owned(),
     ]
 }
@@ -989,7 +993,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("case_file", CaseFile::Table, CaseFile::LeadAgencyId),
         index("case_file", CaseFile::Table, CaseFile::CourtOfRecordId),
         index("case_subject", CaseSubject::Table, CaseSubject::PersonId),
-        index("case_team_member", CaseTeamMember::Table, CaseTeamMember::CaseId),
+        index(
+            "case_team_member",
+            CaseTeamMember::Table,
+            CaseTeamMember::CaseId,
+        ),
         index(
             "case_team_member",
             CaseTeamMember::Table,
@@ -1032,10 +1040,18 @@ fn indexes() -> Vec<IndexCreateStatement> {
             PlacementGuest::Table,
             PlacementGuest::PersonId,
         ),
-        index("verification", Verification::Table, Verification::PlacementId),
+        index(
+            "verification",
+            Verification::Table,
+            Verification::PlacementId,
+        ),
         index("health_event", HealthEvent::Table, HealthEvent::PersonId),
         index("health_event", HealthEvent::Table, HealthEvent::CaseId),
-        index("health_event", HealthEvent::Table, HealthEvent::SourceAgencyId),
+        index(
+            "health_event",
+            HealthEvent::Table,
+            HealthEvent::SourceAgencyId,
+        ),
         index("intervention", Intervention::Table, Intervention::CaseId),
         index("intervention", Intervention::Table, Intervention::PersonId),
         index(
@@ -1048,13 +1064,21 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("consent", Consent::Table, Consent::SubjectId),
         index("consent", Consent::Table, Consent::GivenByPersonId),
         index("consent", Consent::Table, Consent::RecordedByAgencyId),
-        index("break_glass_grant", BreakGlassGrant::Table, BreakGlassGrant::CaseId),
+        index(
+            "break_glass_grant",
+            BreakGlassGrant::Table,
+            BreakGlassGrant::CaseId,
+        ),
         index(
             "break_glass_grant",
             BreakGlassGrant::Table,
             BreakGlassGrant::AgencyId,
         ),
-        index("access_log_entry", AccessLogEntry::Table, AccessLogEntry::At),
+        index(
+            "access_log_entry",
+            AccessLogEntry::Table,
+            AccessLogEntry::At,
+        ),
         index(
             "access_log_entry",
             AccessLogEntry::Table,
