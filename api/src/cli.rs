@@ -16,7 +16,11 @@ use crate::config::Config;
 use crate::{AppState, app, db, demo};
 
 #[derive(Parser, Debug)]
-#[command(name = "rete", version, about = "Rete: consent-aware GraphQL hub for child and mother protection agencies")]
+#[command(
+    name = "rete",
+    version,
+    about = "Rete: consent-aware GraphQL hub for child and mother protection agencies"
+)]
 pub struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "RETE_CONFIG")]
@@ -77,14 +81,26 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Migrate => {
-            let db = db::connect(&config.database_url, 2).await.map_err(|e| db::describe_db_error(&e))?;
-            db::migrate(&db).await.map_err(|e| db::describe_db_error(&e))?;
+            let db = db::connect(&config.database_url, 2)
+                .await
+                .map_err(|e| db::describe_db_error(&e))?;
+            db::migrate(&db)
+                .await
+                .map_err(|e| db::describe_db_error(&e))?;
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Token { agency, role, purpose, ttl, operator } => {
+        Command::Token {
+            agency,
+            role,
+            purpose,
+            ttl,
+            operator,
+        } => {
             role.parse::<policy::Role>().map_err(|e| e.to_string())?;
-            purpose.parse::<policy::Purpose>().map_err(|e| e.to_string())?;
+            purpose
+                .parse::<policy::Purpose>()
+                .map_err(|e| e.to_string())?;
             let ttl = keys::parse_ttl(&ttl)?;
             let key = keys::load_demo_key(&config.demo.key_file)?;
             let operator = operator.unwrap_or_else(|| format!("{agency}-operator"));
@@ -121,14 +137,24 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         .map_err(|e| format!("cannot migrate the database: {}", db::describe_db_error(&e)))?;
     let mut verifier = Verifier::from_config(&config.auth)?;
     if config.demo.enabled {
-        let seeded = demo::seed(&db).await.map_err(|e| format!("cannot seed the demo network: {}", db::describe_db_error(&e)))?;
+        let seeded = demo::seed(&db).await.map_err(|e| {
+            format!(
+                "cannot seed the demo network: {}",
+                db::describe_db_error(&e)
+            )
+        })?;
         if seeded {
             tracing::info!("demo network seeded");
         }
         let key = keys::load_or_create_demo_key(&config.demo.key_file)?;
         verifier.add_static_issuer(DEMO_ISSUER, key.verifying_keys()?);
     }
-    Ok(AppState::new(db, verifier, policy::Policy::interim(), config.limits.clone()))
+    Ok(AppState::new(
+        db,
+        verifier,
+        policy::Policy::interim(),
+        config.limits.clone(),
+    ))
 }
 
 async fn serve(config: Config) -> Result<(), String> {

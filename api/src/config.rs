@@ -120,7 +120,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_depth: 10,
-            max_complexity: 2000,
+            max_complexity: 10_000,
             max_aliases: 30,
             max_root_fields: 10,
             max_batch: 10,
@@ -175,9 +175,12 @@ impl Config {
 
     /// Check every value; the error names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.listen
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("listen", format!("`{}` is not an address: {e}", self.listen)))?;
+        self.listen.parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "listen",
+                format!("`{}` is not an address: {e}", self.listen),
+            )
+        })?;
         if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
         {
             return Err(invalid(
@@ -208,7 +211,10 @@ impl Config {
             if let Some(url) = &iss.jwks_url
                 && !(url.starts_with("https://") || url.starts_with("http://"))
             {
-                return Err(invalid(&format!("{key}.jwks_url"), "must be an http(s) URL"));
+                return Err(invalid(
+                    &format!("{key}.jwks_url"),
+                    "must be an http(s) URL",
+                ));
             }
             for (j, k) in iss.keys.iter().enumerate() {
                 if !matches!(k.alg.as_str(), "RS256" | "ES256") {

@@ -99,5 +99,8 @@ fn variant_name(err: &DbErr) -> String {
 
 /// Is this a unique-key violation (a duplicate)?
 pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }

@@ -18,14 +18,46 @@ use uuid::Uuid;
 
 /// The agencies of the demo network: (id, name, kind).
 pub const AGENCIES: [(&str, &str, &str); 8] = [
-    ("polo-nord", "Polo Sociale Territoriale Nord", "SOCIAL_SERVICE"),
-    ("polo-sud", "Polo Sociale Territoriale Sud", "SOCIAL_SERVICE"),
-    ("ospedale-regina", "Ospedale Regina Margherita (demo)", "HOSPITAL"),
-    ("consultorio-centro", "Consultorio familiare Centro", "CONSULTORIO"),
-    ("tm-torino", "Tribunale per i minorenni di Torino (demo)", "JUVENILE_COURT"),
-    ("comunita-aurora", "Comunità madre-bambino Aurora", "RECEPTION_COMMUNITY"),
-    ("cav-iris", "Centro antiviolenza Iris", "ANTI_VIOLENCE_CENTRE"),
-    ("coop-ponte", "Cooperativa Ponte (mediatori culturali)", "COOPERATIVE"),
+    (
+        "polo-nord",
+        "Polo Sociale Territoriale Nord",
+        "SOCIAL_SERVICE",
+    ),
+    (
+        "polo-sud",
+        "Polo Sociale Territoriale Sud",
+        "SOCIAL_SERVICE",
+    ),
+    (
+        "ospedale-regina",
+        "Ospedale Regina Margherita (demo)",
+        "HOSPITAL",
+    ),
+    (
+        "consultorio-centro",
+        "Consultorio familiare Centro",
+        "CONSULTORIO",
+    ),
+    (
+        "tm-torino",
+        "Tribunale per i minorenni di Torino (demo)",
+        "JUVENILE_COURT",
+    ),
+    (
+        "comunita-aurora",
+        "Comunità madre-bambino Aurora",
+        "RECEPTION_COMMUNITY",
+    ),
+    (
+        "cav-iris",
+        "Centro antiviolenza Iris",
+        "ANTI_VIOLENCE_CENTRE",
+    ),
+    (
+        "coop-ponte",
+        "Cooperativa Ponte (mediatori culturali)",
+        "COOPERATIVE",
+    ),
 ];
 
 /// How many cases the demo seeds.
@@ -53,7 +85,18 @@ impl Rng {
     }
 }
 
-const MOTHERS_IT: [&str; 10] = ["Giulia", "Sara", "Martina", "Chiara", "Francesca", "Elena", "Valentina", "Alessia", "Federica", "Ilaria"];
+const MOTHERS_IT: [&str; 10] = [
+    "Giulia",
+    "Sara",
+    "Martina",
+    "Chiara",
+    "Francesca",
+    "Elena",
+    "Valentina",
+    "Alessia",
+    "Federica",
+    "Ilaria",
+];
 const MOTHERS_FOREIGN: [(&str, &str, &str); 10] = [
     ("Amina", "ar", "Marocco"),
     ("Fatima", "ar", "Egitto"),
@@ -66,11 +109,24 @@ const MOTHERS_FOREIGN: [(&str, &str, &str); 10] = [
     ("Ana", "es", "Perù"),
     ("Mariam", "fr", "Senegal"),
 ];
-const CHILDREN: [&str; 14] = ["Luca", "Matteo", "Sofia", "Aurora", "Leonardo", "Emma", "Omar", "Nour", "Andrei", "Grace", "Lin", "Mykola", "Lucía", "Awa"];
+const CHILDREN: [&str; 14] = [
+    "Luca", "Matteo", "Sofia", "Aurora", "Leonardo", "Emma", "Omar", "Nour", "Andrei", "Grace",
+    "Lin", "Mykola", "Lucía", "Awa",
+];
 const FATHERS: [&str; 6] = ["Marco", "Paolo", "Samir", "Chidi", "Ionut", "Wei"];
 const FAMILIES: [&str; 12] = [
-    "Demo Rossi", "Demo Bianchi", "Demo Esposito", "Demo Romano", "Demo Colombo", "Demo Ricci",
-    "Demo El Amrani", "Demo Okafor", "Demo Popescu", "Demo Chen", "Demo Kovalenko", "Demo Diallo",
+    "Demo Rossi",
+    "Demo Bianchi",
+    "Demo Esposito",
+    "Demo Romano",
+    "Demo Colombo",
+    "Demo Ricci",
+    "Demo El Amrani",
+    "Demo Okafor",
+    "Demo Popescu",
+    "Demo Chen",
+    "Demo Kovalenko",
+    "Demo Diallo",
 ];
 
 /// Seed the demo network into an empty database; `false` if agencies exist.
@@ -96,9 +152,30 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
     }
 
     let facilities = [
-        ("comunita-aurora", "Comunità Aurora", FacilityKind::MotherChildCommunity, 8, "Via dei Glicini 12 (demo), Torino", false),
-        ("cav-iris", "Casa rifugio Iris", FacilityKind::Shelter, 6, "Indirizzo riservato: Strada del Ciliegio 3 (demo), Torino", true),
-        ("coop-ponte", "Alloggi Ponte", FacilityKind::SocialHousing, 10, "Corso Esempio 45 (demo), Torino", false),
+        (
+            "comunita-aurora",
+            "Comunità Aurora",
+            FacilityKind::MotherChildCommunity,
+            8,
+            "Via dei Glicini 12 (demo), Torino",
+            false,
+        ),
+        (
+            "cav-iris",
+            "Casa rifugio Iris",
+            FacilityKind::Shelter,
+            6,
+            "Indirizzo riservato: Strada del Ciliegio 3 (demo), Torino",
+            true,
+        ),
+        (
+            "coop-ponte",
+            "Alloggi Ponte",
+            FacilityKind::SocialHousing,
+            10,
+            "Corso Esempio 45 (demo), Torino",
+            false,
+        ),
     ];
     let mut facility_ids = Vec::new();
     for (op, name, kind, capacity, address, secret) in facilities {
@@ -125,7 +202,11 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
     for n in 0..CASES {
         let lead = if n % 2 == 0 { "polo-nord" } else { "polo-sud" };
         let foreign = rng.chance(45);
-        let family = if foreign { FAMILIES[6 + rng.below(6)] } else { FAMILIES[rng.below(6)] };
+        let family = if foreign {
+            FAMILIES[6 + rng.below(6)]
+        } else {
+            FAMILIES[rng.below(6)]
+        };
         let (mother_name, lang, citizenship) = if foreign {
             *rng.pick(&MOTHERS_FOREIGN)
         } else {
@@ -141,37 +222,67 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
                 birth_on: Set(Some(birth)),
                 sex: Set(sex),
                 fiscal_code: Set(Some(format!("DMO{fiscal_seq:013}"))),
-                birth_place: Set(Some(if foreign { citizenship.to_string() } else { "Torino".to_string() })),
+                birth_place: Set(Some(if foreign {
+                    citizenship.to_string()
+                } else {
+                    "Torino".to_string()
+                })),
                 citizenship: Set(Some(citizenship.to_string())),
                 phone: Set(Some(format!("+39 333 000 {:04}", fiscal_seq % 10_000))),
                 email: Set(None),
-                address: Set(Some(format!("Via Esempio {} (demo), Torino", 1 + rng.below(200)))),
+                address: Set(Some(format!(
+                    "Via Esempio {} (demo), Torino",
+                    1 + rng.below(200)
+                ))),
                 municipality: Set(Some("Torino".to_string())),
                 languages: Set(serde_json::json!([lang])),
                 mediator_needed: Set(foreign && rng.chance(60)),
                 migration_status: Set(if foreign {
-                    *rng.pick(&[MigrationStatus::ResidencePermit, MigrationStatus::PermitPending, MigrationStatus::AsylumSeeker, MigrationStatus::Refugee, MigrationStatus::EuCitizen])
+                    *rng.pick(&[
+                        MigrationStatus::ResidencePermit,
+                        MigrationStatus::PermitPending,
+                        MigrationStatus::AsylumSeeker,
+                        MigrationStatus::Refugee,
+                        MigrationStatus::EuCitizen,
+                    ])
                 } else {
                     MigrationStatus::ItalianCitizen
                 }),
-                permit_expires_on: Set(foreign.then(|| today + Duration::days(30 + rng.below(700) as i64))),
+                permit_expires_on: Set(
+                    foreign.then(|| today + Duration::days(30 + rng.below(700) as i64))
+                ),
                 ethnic_origin: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
         };
-        let mother = new_person(mother_name, Sex::Female, 22 + rng.below(18) as i64, &mut rng).insert(&txn).await?;
+        let mother = new_person(
+            mother_name,
+            Sex::Female,
+            22 + rng.below(18) as i64,
+            &mut rng,
+        )
+        .insert(&txn)
+        .await?;
         let mut subjects = vec![(mother.id, SubjectRole::Mother)];
         for _ in 0..1 + rng.below(3) {
-            let sex = if rng.chance(50) { Sex::Female } else { Sex::Male };
+            let sex = if rng.chance(50) {
+                Sex::Female
+            } else {
+                Sex::Male
+            };
             let name = *rng.pick(&CHILDREN);
-            let child = new_person(name, sex, rng.below(14) as i64, &mut rng).insert(&txn).await?;
+            let child = new_person(name, sex, rng.below(14) as i64, &mut rng)
+                .insert(&txn)
+                .await?;
             subjects.push((child.id, SubjectRole::Child));
         }
         let violence = rng.chance(35);
         if rng.chance(25) {
             let name = *rng.pick(&FATHERS);
-            let father = new_person(name, Sex::Male, 25 + rng.below(20) as i64, &mut rng).insert(&txn).await?;
+            let father = new_person(name, Sex::Male, 25 + rng.below(20) as i64, &mut rng)
+                .insert(&txn)
+                .await?;
             subjects.push((father.id, SubjectRole::Father));
         }
 
@@ -217,7 +328,11 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
         }
         let mut team = vec![(lead, manager.clone(), "CASE_MANAGER")];
         if rng.chance(50) {
-            team.push(("consultorio-centro", "consultorio-centro-operator".into(), "PSYCHOLOGIST"));
+            team.push((
+                "consultorio-centro",
+                "consultorio-centro-operator".into(),
+                "PSYCHOLOGIST",
+            ));
         }
         if foreign {
             team.push(("coop-ponte", "coop-ponte-operator".into(), "MEDIATOR"));
@@ -241,13 +356,31 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
         }
 
         // The referral the case came from.
-        let reporter = if violence { *rng.pick(&["cav-iris", "ospedale-regina"]) } else { *rng.pick(&["ospedale-regina", "consultorio-centro"]) };
+        let reporter = if violence {
+            *rng.pick(&["cav-iris", "ospedale-regina"])
+        } else {
+            *rng.pick(&["ospedale-regina", "consultorio-centro"])
+        };
         let reasons: Vec<ReferralReason> = if violence {
             vec![ReferralReason::DomesticViolence]
         } else {
-            vec![*rng.pick(&[ReferralReason::HousingLoss, ReferralReason::Pregnancy, ReferralReason::Neglect])]
+            vec![*rng.pick(&[
+                ReferralReason::HousingLoss,
+                ReferralReason::Pregnancy,
+                ReferralReason::Neglect,
+            ])]
         };
-        insert_referral(&txn, &mut rng, reporter, lead, &subjects, &reasons, Some((case_id, opened, &manager)), now).await?;
+        insert_referral(
+            &txn,
+            &mut rng,
+            reporter,
+            lead,
+            &subjects,
+            &reasons,
+            Some((case_id, opened, &manager)),
+            now,
+        )
+        .await?;
 
         // Health events of the mother.
         if rng.chance(40) {
@@ -255,10 +388,24 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
                 id: Set(Uuid::now_v7()),
                 person_id: Set(mother.id),
                 case_id: Set(Some(case_id)),
-                source_agency_id: Set(if violence { "ospedale-regina" } else { "consultorio-centro" }.to_string()),
-                kind: Set(if violence { HealthEventKind::InjuryReport } else { HealthEventKind::Pregnancy }),
+                source_agency_id: Set(if violence {
+                    "ospedale-regina"
+                } else {
+                    "consultorio-centro"
+                }
+                .to_string()),
+                kind: Set(if violence {
+                    HealthEventKind::InjuryReport
+                } else {
+                    HealthEventKind::Pregnancy
+                }),
                 occurred_on: Set(opened - Duration::days(3)),
-                summary: Set(if violence { "Accesso in PS per contusioni (dati sintetici)." } else { "Gravidanza seguita al consultorio (dati sintetici)." }.to_string()),
+                summary: Set(if violence {
+                    "Accesso in PS per contusioni (dati sintetici)."
+                } else {
+                    "Gravidanza seguita al consultorio (dati sintetici)."
+                }
+                .to_string()),
                 created_at: Set(now),
             }
             .insert(&txn)
@@ -273,7 +420,9 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
                 provider_agency_id: Set("coop-ponte".to_string()),
                 start_on: Set(opened + Duration::days(7)),
                 end_on: Set(None),
-                notes: Set(Some(format!("Mediazione linguistica ({lang}) (dati sintetici)."))),
+                notes: Set(Some(format!(
+                    "Mediazione linguistica ({lang}) (dati sintetici)."
+                ))),
                 created_at: Set(now),
             }
             .insert(&txn)
@@ -296,7 +445,12 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
         if status != CaseStatus::Intake && rng.chance(20) {
             let id = Uuid::now_v7();
             let issued = opened + Duration::days(5 + rng.below(15) as i64);
-            let kind = *rng.pick(&[CourtOrderKind::CustodyToSocialService, CourtOrderKind::CommunityPlacement, CourtOrderKind::ReportRequest, CourtOrderKind::ParentalResponsibilityLimitation]);
+            let kind = *rng.pick(&[
+                CourtOrderKind::CustodyToSocialService,
+                CourtOrderKind::CommunityPlacement,
+                CourtOrderKind::ReportRequest,
+                CourtOrderKind::ParentalResponsibilityLimitation,
+            ]);
             court_order::ActiveModel {
                 id: Set(id),
                 case_id: Set(case_id),
@@ -368,8 +522,22 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
                     .insert(&txn)
                     .await?;
                 }
-                verification(&txn, pid, start + Duration::days(30), Some((start + Duration::days(30), VerificationOutcome::OnTrack)), now).await?;
-                verification(&txn, pid, today + Duration::days(rng.below(40) as i64 - 10), None, now).await?;
+                verification(
+                    &txn,
+                    pid,
+                    start + Duration::days(30),
+                    Some((start + Duration::days(30), VerificationOutcome::OnTrack)),
+                    now,
+                )
+                .await?;
+                verification(
+                    &txn,
+                    pid,
+                    today + Duration::days(rng.below(40) as i64 - 10),
+                    None,
+                    now,
+                )
+                .await?;
             }
         }
     }
@@ -379,8 +547,16 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
         let lead = if i % 2 == 0 { "polo-nord" } else { "polo-sud" };
         let reporter = *rng.pick(&["ospedale-regina", "consultorio-centro", "cav-iris"]);
         let foreign = rng.chance(50);
-        let family = if foreign { FAMILIES[6 + rng.below(6)] } else { FAMILIES[rng.below(6)] };
-        let given = if foreign { rng.pick(&MOTHERS_FOREIGN).0 } else { *rng.pick(&MOTHERS_IT) };
+        let family = if foreign {
+            FAMILIES[6 + rng.below(6)]
+        } else {
+            FAMILIES[rng.below(6)]
+        };
+        let given = if foreign {
+            rng.pick(&MOTHERS_FOREIGN).0
+        } else {
+            *rng.pick(&MOTHERS_IT)
+        };
         let p = person::ActiveModel {
             id: Set(Uuid::now_v7()),
             given_name: Set(given.to_string()),
@@ -404,8 +580,23 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
         }
         .insert(&txn)
         .await?;
-        let reason = *rng.pick(&[ReferralReason::DomesticViolence, ReferralReason::Pregnancy, ReferralReason::HousingLoss, ReferralReason::Maltreatment]);
-        insert_referral(&txn, &mut rng, reporter, lead, &[(p.id, SubjectRole::Mother)], &[reason], None, now - Duration::hours(i as i64 * 7)).await?;
+        let reason = *rng.pick(&[
+            ReferralReason::DomesticViolence,
+            ReferralReason::Pregnancy,
+            ReferralReason::HousingLoss,
+            ReferralReason::Maltreatment,
+        ]);
+        insert_referral(
+            &txn,
+            &mut rng,
+            reporter,
+            lead,
+            &[(p.id, SubjectRole::Mother)],
+            &[reason],
+            None,
+            now - Duration::hours(i as i64 * 7),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(true)
@@ -423,9 +614,17 @@ async fn insert_referral<C: sea_orm::ConnectionTrait>(
     received: chrono::DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let id = Uuid::now_v7();
-    let kind = AGENCIES.iter().find(|a| a.0 == reporter).map_or("HOSPITAL", |a| a.2);
+    let kind = AGENCIES
+        .iter()
+        .find(|a| a.0 == reporter)
+        .map_or("HOSPITAL", |a| a.2);
     let received = match accepted {
-        Some((_, opened, _)) => opened.and_hms_opt(9, 0, 0).map_or(received, |d| d.and_utc()) - Duration::days(2),
+        Some((_, opened, _)) => {
+            opened
+                .and_hms_opt(9, 0, 0)
+                .map_or(received, |d| d.and_utc())
+                - Duration::days(2)
+        }
         None => received,
     };
     referral::ActiveModel {
@@ -434,8 +633,18 @@ async fn insert_referral<C: sea_orm::ConnectionTrait>(
         reporter_kind: Set(kind.to_string()),
         reporter_operator: Set(format!("{reporter}-operator")),
         addressed_to_id: Set(addressed_to.to_string()),
-        channel: Set(*rng.pick(&[ReferralChannel::Phone, ReferralChannel::Pec, ReferralChannel::CallCenter, ReferralChannel::Email])),
-        urgency: Set(*rng.pick(&[Urgency::Low, Urgency::Medium, Urgency::High, Urgency::Immediate])),
+        channel: Set(*rng.pick(&[
+            ReferralChannel::Phone,
+            ReferralChannel::Pec,
+            ReferralChannel::CallCenter,
+            ReferralChannel::Email,
+        ])),
+        urgency: Set(*rng.pick(&[
+            Urgency::Low,
+            Urgency::Medium,
+            Urgency::High,
+            Urgency::Immediate,
+        ])),
         description: Set(Some("Segnalazione sintetica per la demo.".to_string())),
         received_at: Set(received),
         triage_outcome: Set(accepted.map(|_| TriageOutcome::Accepted)),

@@ -20,12 +20,20 @@ use policy::{DataClass, DenyReason};
 /// the code. Without `Display`, the only conversion is ours, which sets it.
 #[derive(Debug)]
 pub enum ApiError {
-    BadInput { field: String, message: String },
-    NotFound { what: String },
+    BadInput {
+        field: String,
+        message: String,
+    },
+    NotFound {
+        what: String,
+    },
     Conflict(String),
     Unauthenticated(String),
     Forbidden(String),
-    Withheld { class: DataClass, reason: DenyReason },
+    Withheld {
+        class: DataClass,
+        reason: DenyReason,
+    },
     Internal(String),
 }
 

@@ -17,6 +17,7 @@ use async_graphql::parser::types::{
 use async_graphql::{BatchRequest, Request, Response};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse};
@@ -31,6 +32,7 @@ use crate::auth::{AuthError, Caller, Verifier};
 use crate::config::Limits;
 use crate::error::ApiError;
 use crate::graphql::guard::RequestContext;
+use crate::graphql::loaders::Batches;
 use crate::graphql::{RSchema, build_schema};
 
 pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -41,8 +43,11 @@ pub const JSON: &str = "application/json";
 #[derive(Clone)]
 pub struct AgencyDirectory {
     db: DatabaseConnection,
-    state: Arc<RwLock<(HashMap<String, agency::Model>, Option<Instant>)>>,
+    state: Arc<RwLock<Directory>>,
 }
+
+/// The agencies by id, and when they were last read.
+type Directory = (HashMap<String, agency::Model>, Option<Instant>);
 
 const DIRECTORY_RELOAD_MIN: Duration = Duration::from_secs(5);
 
@@ -97,7 +102,12 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, verifier: Verifier, policy: Policy, limits: Limits) -> AppState {
+    pub fn new(
+        db: DatabaseConnection,
+        verifier: Verifier,
+        policy: Policy,
+        limits: Limits,
+    ) -> AppState {
         let directory = AgencyDirectory::new(db.clone());
         let schema = build_schema(&limits, directory.clone());
         AppState(Arc::new(Inner {
@@ -128,7 +138,10 @@ pub fn app(state: AppState) -> Router {
 
 /// One log line per request: method, path, status, time. No query string, no
 /// body, no headers: they can carry personal data or tokens.
-async fn access_line(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn access_line(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let start = Instant::now();
@@ -139,7 +152,10 @@ async fn access_line(req: axum::extract::Request, next: axum::middleware::Next) 
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.0.db.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok", "database": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ok", "database": "ok"})),
+        ),
         Err(e) => {
             tracing::error!(detail = %crate::db::describe_db_error(&e), "health check: database down");
             (
@@ -161,7 +177,11 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
         let mut it = part.split(';');
         let media = it.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = it
-            .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
             .next()
             .unwrap_or(1.0);
         if q <= 0.0 {
@@ -175,7 +195,9 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
         // Prefer the higher q; on a tie, prefer graphql-response+json.
         let better = match best {
             None => true,
-            Some((m, bq)) => q > bq || (q == bq && candidate == GRAPHQL_RESPONSE && m != GRAPHQL_RESPONSE),
+            Some((m, bq)) => {
+                q > bq || (q == bq && candidate == GRAPHQL_RESPONSE && m != GRAPHQL_RESPONSE)
+            }
         };
         if better {
             best = Some((candidate, q));
@@ -185,11 +207,18 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// A JSON error body with one error.
-fn error_response(status: StatusCode, media: &'static str, code: &str, message: &str) -> axum::response::Response {
+fn error_response(
+    status: StatusCode,
+    media: &'static str,
+    code: &str,
+    message: &str,
+) -> axum::response::Response {
     let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(media)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_with_charset(media)),
+    );
     resp
 }
 
@@ -202,7 +231,10 @@ fn media_with_charset(media: &'static str) -> &'static str {
 }
 
 /// Verify the bearer token and find the agency it speaks for.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, (StatusCode, String)> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, (StatusCode, String)> {
     let unauth = |m: String| (StatusCode::UNAUTHORIZED, m);
     let value = headers
         .get(header::AUTHORIZATION)
@@ -218,11 +250,17 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, (
         AuthError::Rejected(m) => unauth(m),
         AuthError::KeysUnavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
     })?;
-    let agency = state.0.directory.get(&claims.agency).await.map_err(|e| {
-        (StatusCode::SERVICE_UNAVAILABLE, e.message())
-    })?;
+    let agency = state
+        .0
+        .directory
+        .get(&claims.agency)
+        .await
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.message()))?;
     let Some(agency) = agency else {
-        return Err(unauth(format!("token claim `agency`: unknown agency `{}`", claims.agency)));
+        return Err(unauth(format!(
+            "token claim `agency`: unknown agency `{}`",
+            claims.agency
+        )));
     };
     let kind: AgencyKind = agency
         .kind
@@ -231,7 +269,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, (
     Ok(claims.into_caller(kind))
 }
 
-async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> axum::response::Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> axum::response::Response {
     let query = uri.query().unwrap_or("");
     let wants_html = headers
         .get(header::ACCEPT)
@@ -247,15 +289,41 @@ async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri
     let request = match async_graphql::http::parse_query_string(query) {
         Ok(r) => r,
         Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &format!("invalid GraphQL GET request: {e}"));
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("invalid GraphQL GET request: {e}"),
+            );
         }
     };
     execute(state, headers, media, Method::GET, vec![request], false).await
 }
 
-async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> axum::response::Response {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
+    };
+    // Too large (413) or unreadable: answer in GraphQL form, with a code, not
+    // with axum's plain-text rejection.
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the body exceeds the limit of {} bytes",
+                    state.0.limits.max_body_bytes
+                )
+            } else {
+                format!("cannot read the body: {}", rejection.body_text())
+            };
+            return error_response(status, media, "BAD_REQUEST", &message);
+        }
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -323,7 +391,11 @@ async fn execute(
             StatusCode::BAD_REQUEST,
             media,
             "BAD_REQUEST",
-            &format!("a batch holds 1 to {} operations, got {}", limits.max_batch, requests.len()),
+            &format!(
+                "a batch holds 1 to {} operations, got {}",
+                limits.max_batch,
+                requests.len()
+            ),
         );
     }
     let deadline = Duration::from_millis(limits.request_timeout_ms);
@@ -331,7 +403,9 @@ async fn execute(
         let mut out = Vec::with_capacity(requests.len());
         for mut req in requests {
             match precheck(&mut req, &method, limits) {
-                Err(Reject::MethodNotAllowed(m)) => return Err((StatusCode::METHOD_NOT_ALLOWED, m)),
+                Err(Reject::MethodNotAllowed(m)) => {
+                    return Err((StatusCode::METHOD_NOT_ALLOWED, m));
+                }
                 Err(Reject::Invalid(code, m)) => {
                     out.push(json!({"errors": [{"message": m, "extensions": {"code": code}}]}));
                     continue;
@@ -339,14 +413,17 @@ async fn execute(
                 Ok(()) => {}
             }
             let today = chrono::Utc::now().date_naive();
+            let batches = Batches::new();
             let rc = RequestContext::new(
                 state.0.db.clone(),
                 state.0.policy.clone(),
                 &caller,
                 today,
                 limits.max_page_size,
+                &batches,
             );
-            let resp: Response = state.0.schema.execute(req.data(caller.clone()).data(rc)).await;
+            let exec = state.0.schema.execute(req.data(caller.clone()).data(rc));
+            let resp: Response = batches.run(exec).await;
             out.push(finish(resp));
         }
         Ok(out)
@@ -357,7 +434,10 @@ async fn execute(
                 StatusCode::SERVICE_UNAVAILABLE,
                 media,
                 "TIMEOUT",
-                &format!("the request exceeded the time limit of {} ms", limits.request_timeout_ms),
+                &format!(
+                    "the request exceeded the time limit of {} ms",
+                    limits.request_timeout_ms
+                ),
             );
         }
         Ok(Err((status, m))) => {
@@ -368,19 +448,22 @@ async fn execute(
         }
         Ok(Ok(b)) => b,
     };
-    let status = if !is_batch && media == GRAPHQL_RESPONSE && bodies.first().is_some_and(did_not_run) {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let status =
+        if !is_batch && media == GRAPHQL_RESPONSE && bodies.first().is_some_and(did_not_run) {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
     let body = if is_batch {
         Value::Array(bodies)
     } else {
         bodies.into_iter().next().unwrap_or(Value::Null)
     };
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(media)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_with_charset(media)),
+    );
     resp
 }
 
@@ -398,17 +481,30 @@ fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), R
     };
     let selected = select_operation(doc, op_name.as_deref());
     if method == Method::GET
-        && selected.as_ref().is_some_and(|(ty, _)| *ty != OperationType::Query)
+        && selected
+            .as_ref()
+            .is_some_and(|(ty, _)| *ty != OperationType::Query)
     {
         return Err(Reject::MethodNotAllowed(
             "GET runs queries only; send mutations with POST".into(),
+        ));
+    }
+    // With introspection disabled async-graphql answers `__schema` / `__type`
+    // with a silent null; refuse them instead, so the client knows why.
+    if !limits.introspection && uses_introspection(doc) {
+        return Err(Reject::Invalid(
+            "GRAPHQL_VALIDATION_FAILED",
+            "introspection (`__schema`, `__type`) is disabled on this hub".into(),
         ));
     }
     let aliases = count_aliases(doc);
     if aliases > limits.max_aliases {
         return Err(Reject::Invalid(
             "GRAPHQL_VALIDATION_FAILED",
-            format!("the query uses {aliases} aliases; the limit is {}", limits.max_aliases),
+            format!(
+                "the query uses {aliases} aliases; the limit is {}",
+                limits.max_aliases
+            ),
         ));
     }
     if let Some((_, roots)) = selected
@@ -416,7 +512,10 @@ fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), R
     {
         return Err(Reject::Invalid(
             "GRAPHQL_VALIDATION_FAILED",
-            format!("the operation selects {roots} root fields; the limit is {}", limits.max_root_fields),
+            format!(
+                "the operation selects {roots} root fields; the limit is {}",
+                limits.max_root_fields
+            ),
         ));
     }
     Ok(())
@@ -424,7 +523,10 @@ fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), R
 
 /// The operation that will run (its type and number of root fields), if the
 /// document names it unambiguously.
-fn select_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<(OperationType, usize)> {
+fn select_operation(
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(OperationType, usize)> {
     let op = match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n)?,
@@ -447,9 +549,33 @@ fn root_fields(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> us
             Selection::FragmentSpread(fs) => doc
                 .fragments
                 .get(&fs.node.fragment_name.node)
-                .map_or(0, |f| root_fields(&f.node.selection_set.node, doc, depth + 1)),
+                .map_or(0, |f| {
+                    root_fields(&f.node.selection_set.node, doc, depth + 1)
+                }),
         })
         .sum()
+}
+
+/// Whether any operation or fragment selects `__schema` or `__type` (they
+/// exist only on the query root, so scanning every selection set is enough).
+fn uses_introspection(doc: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|s| match &s.node {
+            Selection::Field(f) => {
+                matches!(f.node.name.node.as_str(), "__schema" | "__type")
+                    || in_set(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(f) => in_set(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| in_set(&op.node.selection_set.node))
+        || doc
+            .fragments
+            .values()
+            .any(|f| in_set(&f.node.selection_set.node))
 }
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {
@@ -470,14 +596,19 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
         .iter()
         .map(|(_, op)| in_set(&op.node.selection_set.node))
         .sum();
-    let frags: usize = doc.fragments.values().map(|f| in_set(&f.node.selection_set.node)).sum();
+    let frags: usize = doc
+        .fragments
+        .values()
+        .map(|f| in_set(&f.node.selection_set.node))
+        .sum();
     ops + frags
 }
 
 /// Serialise a response, giving every error an `extensions.code`.
 fn finish(resp: Response) -> Value {
     let mut v = serde_json::to_value(&resp).unwrap_or_else(|_| json!({"data": null}));
-    let ran = !matches!(resp.data, async_graphql::Value::Null) || resp.errors.iter().any(|e| !e.path.is_empty());
+    let ran = !matches!(resp.data, async_graphql::Value::Null)
+        || resp.errors.iter().any(|e| !e.path.is_empty());
     if let Some(errors) = v.get_mut("errors").and_then(Value::as_array_mut) {
         for e in errors {
             let has_path = e.get("path").is_some();
@@ -487,10 +618,22 @@ fn finish(resp: Response) -> Value {
             if let Some(Value::Object(ext)) = ext
                 && !ext.contains_key("code")
             {
-                let code = if has_path || ran { "INTERNAL" } else { "GRAPHQL_VALIDATION_FAILED" };
+                let code = if has_path || ran {
+                    "INTERNAL"
+                } else {
+                    "GRAPHQL_VALIDATION_FAILED"
+                };
                 ext.insert("code".into(), Value::String(code.into()));
             }
         }
+    }
+    // A request error (the operation never ran) has no `data` entry: GraphQL
+    // over HTTP ties `data` to execution (and to a 2xx status).
+    if !ran
+        && !resp.errors.is_empty()
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("data");
     }
     v
 }
@@ -500,9 +643,7 @@ fn did_not_run(body: &Value) -> bool {
     let data_null = body.get("data").is_none_or(Value::is_null);
     let errors = body.get("errors").and_then(Value::as_array);
     data_null
-        && errors.is_some_and(|es| {
-            !es.is_empty() && es.iter().all(|e| e.get("path").is_none())
-        })
+        && errors.is_some_and(|es| !es.is_empty() && es.iter().all(|e| e.get("path").is_none()))
 }
 
 #[cfg(test)]
@@ -511,7 +652,10 @@ mod tests {
 
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("*/*")));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("*/*")),
+        );
         h
     }
 
@@ -521,10 +665,17 @@ mod tests {
         assert_eq!(negotiate(&accept("application/json")), Some(JSON));
         assert_eq!(negotiate(&accept("*/*")), Some(GRAPHQL_RESPONSE));
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json, application/json;q=0.9")),
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
             Some(GRAPHQL_RESPONSE)
         );
-        assert_eq!(negotiate(&accept("application/json, application/graphql-response+json;q=0.5")), Some(JSON));
+        assert_eq!(
+            negotiate(&accept(
+                "application/json, application/graphql-response+json;q=0.5"
+            )),
+            Some(JSON)
+        );
         assert_eq!(negotiate(&accept("text/plain")), None);
     }
 

@@ -190,7 +190,9 @@ pub enum DenyReason {
 impl fmt::Display for DenyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            DenyReason::NoRelationship => "the requesting agency has no relationship with this record",
+            DenyReason::NoRelationship => {
+                "the requesting agency has no relationship with this record"
+            }
             DenyReason::NoRuleGrants => {
                 "no rule of the agreement grants this data class to this role and purpose"
             }
@@ -226,14 +228,20 @@ pub fn decide(policy: &Policy, req: &Requester, facts: &Facts, class: DataClass)
 /// Searching, filtering or ordering by a field is restricted to records reached
 /// through one of these, so that a filter can never be used as an oracle on a
 /// class the caller may not see.
-pub fn links_granting(policy: &Policy, req: &Requester, class: DataClass) -> BTreeSet<Relationship> {
+pub fn links_granting(
+    policy: &Policy,
+    req: &Requester,
+    class: DataClass,
+) -> BTreeSet<Relationship> {
     policy
         .rules
         .iter()
         .filter(|r| {
             r.classes.contains(&class)
                 && r.purposes.contains(&req.purpose)
-                && r.agency_kinds.as_ref().is_none_or(|k| k.contains(&req.agency_kind))
+                && r.agency_kinds
+                    .as_ref()
+                    .is_none_or(|k| k.contains(&req.agency_kind))
                 && r.roles.as_ref().is_none_or(|x| x.contains(&req.role))
         })
         .flat_map(|r| r.relationships.iter().copied())
@@ -287,7 +295,9 @@ mod tests {
         let policy = Policy::interim();
         let facts = Facts::with([Relationship::Lead]);
         for class in DataClass::ALL {
-            assert!(!decide(&policy, &requester(Purpose::Statistics), &facts, *class).is_disclosed());
+            assert!(
+                !decide(&policy, &requester(Purpose::Statistics), &facts, *class).is_disclosed()
+            );
         }
     }
 

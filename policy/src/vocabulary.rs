@@ -155,6 +155,8 @@ mod tests {
     #[test]
     fn an_unknown_word_is_named_in_the_error() {
         let err = "CHEF".parse::<Role>().err().map(|e| e.to_string());
-        assert!(err.is_some_and(|e| e.contains("unknown role `CHEF`") && e.contains("CASE_MANAGER")));
+        assert!(
+            err.is_some_and(|e| e.contains("unknown role `CHEF`") && e.contains("CASE_MANAGER"))
+        );
     }
 }

@@ -64,12 +64,18 @@ impl HubBuilder {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let path = dir.path().join("rete.db");
-                (format!("sqlite://{}?mode=rwc", path.display()), Some(dir), None)
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    Some(dir),
+                    None,
+                )
             }
             Backend::Postgres => {
                 let admin = postgres_url()?;
                 let name = format!("rete_t_{}", uuid::Uuid::new_v4().simple());
-                let db = rete_api::db::connect(&admin, 1).await.expect("connect to PostgreSQL");
+                let db = rete_api::db::connect(&admin, 1)
+                    .await
+                    .expect("connect to PostgreSQL");
                 db.execute_raw(Statement::from_string(
                     sea_orm::DatabaseBackend::Postgres,
                     format!("CREATE DATABASE \"{name}\""),
@@ -77,14 +83,23 @@ impl HubBuilder {
                 .await
                 .expect("create test database");
                 db.close().await.expect("close admin connection");
-                (with_database(&admin, &name), None, Some(PgDrop { admin, name }))
+                (
+                    with_database(&admin, &name),
+                    None,
+                    Some(PgDrop { admin, name }),
+                )
             }
         };
         let mut db = rete_api::db::connect(&url, 8).await.expect("connect");
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        let echo = std::env::var("RETE_TEST_ECHO_SQL").is_ok();
+        db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if echo {
+                let sql = info.statement.to_string();
+                eprintln!("SQL {}", sql.chars().take(110).collect::<String>());
+            }
         });
         rete_api::db::migrate(&db).await.expect("migrate");
         if self.demo {
@@ -94,7 +109,9 @@ impl HubBuilder {
         let mut verifier = Verifier::from_config(&self.auth).expect("verifier");
         verifier.add_static_issuer(TEST_ISSUER, key.verifying_keys().expect("jwk"));
         let state = AppState::new(db.clone(), verifier, policy_interim(), self.limits);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app(state)).await;
@@ -154,7 +171,9 @@ impl Drop for PgDrop {
         let name = self.name.clone();
         // A fresh runtime on a plain thread: Drop cannot await.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok(db) = rete_api::db::connect(&admin, 1).await {
@@ -219,13 +238,21 @@ impl Answer {
     pub fn codes(&self) -> Vec<String> {
         self.errors()
             .iter()
-            .filter_map(|e| e.pointer("/extensions/code").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|e| {
+                e.pointer("/extensions/code")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect()
     }
 
     /// Panic with the body unless there are no errors.
     pub fn ok(self) -> Self {
-        assert!(self.errors().is_empty(), "unexpected errors: {:#}", self.body);
+        assert!(
+            self.errors().is_empty(),
+            "unexpected errors: {:#}",
+            self.body
+        );
         self
     }
 }
@@ -255,7 +282,8 @@ impl TestHub {
     }
 
     pub fn token_as(&self, operator: &str, agency: &str, role: &str, purpose: &str) -> String {
-        let claims = SigningKey::claims(TEST_ISSUER, AUDIENCE, operator, agency, role, purpose, 3600);
+        let claims =
+            SigningKey::claims(TEST_ISSUER, AUDIENCE, operator, agency, role, purpose, 3600);
         self.key.sign(&claims).expect("sign")
     }
 
@@ -266,8 +294,12 @@ impl TestHub {
 
     /// POST a GraphQL operation with `Accept: application/graphql-response+json`.
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Answer {
-        self.post(Some(token), json!({"query": query, "variables": variables}), "application/graphql-response+json")
-            .await
+        self.post(
+            Some(token),
+            json!({"query": query, "variables": variables}),
+            "application/graphql-response+json",
+        )
+        .await
     }
 
     pub async fn post(&self, token: Option<&str>, body: Value, accept: &str) -> Answer {
@@ -308,7 +340,10 @@ impl TestHub {
     /// Run raw SQL (for setting up or inspecting state).
     pub async fn sql(&self, sql: &str) {
         self.db
-            .execute_raw(Statement::from_string(self.db.get_database_backend(), sql.to_string()))
+            .execute_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_string(),
+            ))
             .await
             .expect("sql");
     }
@@ -317,7 +352,10 @@ impl TestHub {
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self
             .db
-            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_string()))
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_string(),
+            ))
             .await
             .expect("query")
             .expect("a row");

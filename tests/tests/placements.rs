@@ -1,11 +1,13 @@
 //! Placements never exceed a facility's places, also under concurrent requests;
 //! reviews are recorded and come due.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use entities::enums::{CaseStatus, FacilityKind};
 use entities::{case_file, facility, placement, placement_guest, verification};
 use futures::future::join_all;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
 use rete_tests::{TestHub, hub_test};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 const PLACE: &str = "mutation($i: RecordPlacementInput!) { recordPlacement(input: $i) { id startOn guests { id } facility { id placesFree } } }";
@@ -26,10 +28,22 @@ async fn unplaced_mothers(hub: &TestHub, n: usize) -> Vec<(String, String)> {
         .iter()
         .map(|e| &e["node"])
         .filter(|c| c.pointer("/leadAgency/id") == Some(&json!("polo-nord")))
-        .filter(|c| c["placements"].as_array().unwrap().iter().all(|p| !p["endOn"].is_null()))
+        .filter(|c| {
+            c["placements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| !p["endOn"].is_null())
+        })
         .filter_map(|c| {
-            let mother = c["subjects"].as_array()?.iter().find(|s| s["role"] == "MOTHER")?;
-            Some((c["id"].as_str()?.to_string(), mother.pointer("/person/id")?.as_str()?.to_string()))
+            let mother = c["subjects"]
+                .as_array()?
+                .iter()
+                .find(|s| s["role"] == "MOTHER")?;
+            Some((
+                c["id"].as_str()?.to_string(),
+                mother.pointer("/person/id")?.as_str()?.to_string(),
+            ))
         })
         .take(n)
         .collect()
@@ -87,23 +101,54 @@ async fn concurrent_placements_never_exceed_capacity(hub: TestHub) {
     assert_eq!(families.len(), 10, "the demo has enough unplaced families");
     let token = hub.polo_nord();
     let answers = join_all(families.iter().map(|(case, mother)| {
-        hub.gql(&token, PLACE, json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}}))
+        hub.gql(
+            &token,
+            PLACE,
+            json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}}),
+        )
     }))
     .await;
     let placed = answers.iter().filter(|a| a.errors().is_empty()).count();
-    let full: Vec<_> = answers.iter().filter(|a| a.codes() == ["CONFLICT"]).collect();
-    assert_eq!(placed, 3, "exactly the places there are: {:#?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
+    let full: Vec<_> = answers
+        .iter()
+        .filter(|a| a.codes() == ["CONFLICT"])
+        .collect();
+    assert_eq!(
+        placed,
+        3,
+        "exactly the places there are: {:#?}",
+        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
     assert_eq!(full.len(), 7);
-    assert!(full[0].errors()[0]["message"].as_str().unwrap().contains("place(s) free"));
+    assert!(
+        full[0].errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("place(s) free")
+    );
     assert_eq!(guests_in(&hub, &fid).await, 3);
     let a = hub
-        .gql(&token, "{ facilities { id capacity placesFree } }", json!({}))
+        .gql(
+            &token,
+            "{ facilities { id capacity placesFree } }",
+            json!({}),
+        )
         .await
         .ok();
-    let f = a.data("/facilities").as_array().unwrap().iter().find(|f| f["id"] == fid.as_str()).cloned().unwrap();
+    let f = a
+        .data("/facilities")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == fid.as_str())
+        .cloned()
+        .unwrap();
     assert_eq!(f["placesFree"], 0);
 }
-hub_test!(concurrent_placements_never_exceed_capacity, TestHub::builder().demo());
+hub_test!(
+    concurrent_placements_never_exceed_capacity,
+    TestHub::builder().demo()
+);
 
 async fn a_placement_is_reviewed_ended_and_frees_its_place(hub: TestHub) {
     let fid = facility(&hub, 1).await;
@@ -118,19 +163,38 @@ async fn a_placement_is_reviewed_ended_and_frees_its_place(hub: TestHub) {
     assert_eq!(a.data("/recordPlacement/facility/placesFree"), 0);
 
     // Placing the same person again, or a non-subject, is refused.
-    let twice = hub.gql(&token, PLACE, json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}})).await;
+    let twice = hub
+        .gql(
+            &token,
+            PLACE,
+            json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}}),
+        )
+        .await;
     assert_eq!(twice.codes(), ["CONFLICT"]);
     let stranger = hub
-        .gql(&token, PLACE, json!({"i": {"caseId": case, "facilityId": fid, "personIds": [families[1].1]}}))
+        .gql(
+            &token,
+            PLACE,
+            json!({"i": {"caseId": case, "facilityId": fid, "personIds": [families[1].1]}}),
+        )
         .await;
-    assert_eq!(stranger.errors()[0].pointer("/extensions/field"), Some(&json!("personIds[0]")));
+    assert_eq!(
+        stranger.errors()[0].pointer("/extensions/field"),
+        Some(&json!("personIds[0]"))
+    );
 
     // The first review is due; the team member of the lead sees it.
     let due = hub
         .gql(&token, "{ verificationsDue(before: \"2026-03-01\", first: 100) { id dueOn placement { id } } }", json!({}))
         .await
         .ok();
-    assert!(due.data("/verificationsDue").as_array().unwrap().iter().any(|v| v.pointer("/placement/id") == Some(&json!(placement))));
+    assert!(
+        due.data("/verificationsDue")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v.pointer("/placement/id") == Some(&json!(placement)))
+    );
 
     // The facility's operator records it and schedules the next one.
     let community = hub.token("comunita-aurora", "EDUCATOR", "PLACEMENT");
@@ -138,39 +202,90 @@ async fn a_placement_is_reviewed_ended_and_frees_its_place(hub: TestHub) {
     let bad = hub
         .gql(&community, review, json!({"i": {"placementId": placement, "outcome": "ON_TRACK", "doneOn": "2026-02-11", "nextDueOn": "2026-02-01"}}))
         .await;
-    assert_eq!(bad.errors()[0].pointer("/extensions/field"), Some(&json!("nextDueOn")));
+    assert_eq!(
+        bad.errors()[0].pointer("/extensions/field"),
+        Some(&json!("nextDueOn"))
+    );
     hub.gql(&community, review, json!({"i": {"placementId": placement, "outcome": "ON_TRACK", "doneOn": "2026-02-11", "notes": "Bene", "nextDueOn": "2026-05-11"}}))
         .await
         .ok();
     assert_eq!(reviews_of(&hub, &placement).await, (1, 1));
 
     let end = "mutation($i: EndPlacementInput!) { endPlacement(input: $i) { endOn endReason facility { placesFree } } }";
-    let early = hub.gql(&token, end, json!({"i": {"placementId": placement, "endOn": "2025-12-31", "reason": "x"}})).await;
-    assert_eq!(early.errors()[0].pointer("/extensions/field"), Some(&json!("endOn")));
-    let a = hub.gql(&token, end, json!({"i": {"placementId": placement, "reason": "Autonomia abitativa"}})).await.ok();
+    let early = hub
+        .gql(
+            &token,
+            end,
+            json!({"i": {"placementId": placement, "endOn": "2025-12-31", "reason": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        early.errors()[0].pointer("/extensions/field"),
+        Some(&json!("endOn"))
+    );
+    let a = hub
+        .gql(
+            &token,
+            end,
+            json!({"i": {"placementId": placement, "reason": "Autonomia abitativa"}}),
+        )
+        .await
+        .ok();
     assert_eq!(a.data("/endPlacement/facility/placesFree"), 1);
-    assert_eq!(hub.gql(&token, end, json!({"i": {"placementId": placement, "reason": "x"}})).await.codes(), ["CONFLICT"]);
+    assert_eq!(
+        hub.gql(
+            &token,
+            end,
+            json!({"i": {"placementId": placement, "reason": "x"}})
+        )
+        .await
+        .codes(),
+        ["CONFLICT"]
+    );
 }
-hub_test!(a_placement_is_reviewed_ended_and_frees_its_place, TestHub::builder().demo());
+hub_test!(
+    a_placement_is_reviewed_ended_and_frees_its_place,
+    TestHub::builder().demo()
+);
 
 async fn only_the_lead_places_and_a_closed_case_takes_no_placement(hub: TestHub) {
     let fid = facility(&hub, 5).await;
     let families = unplaced_mothers(&hub, 1).await;
     let (case, mother) = &families[0];
     let member = hub.token("consultorio-centro", "PSYCHOLOGIST", "CASE_MANAGEMENT");
-    let a = hub.gql(&member, PLACE, json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}})).await;
-    assert!(matches!(a.codes().as_slice(), [c] if c == "FORBIDDEN" || c == "NOT_FOUND"), "{:#}", a.body);
-    let mut closed: case_file::ActiveModel = case_file::Entity::find_by_id(uuid::Uuid::parse_str(case).unwrap())
-        .one(&hub.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .into();
+    let a = hub
+        .gql(
+            &member,
+            PLACE,
+            json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}}),
+        )
+        .await;
+    assert!(
+        matches!(a.codes().as_slice(), [c] if c == "FORBIDDEN" || c == "NOT_FOUND"),
+        "{:#}",
+        a.body
+    );
+    let mut closed: case_file::ActiveModel =
+        case_file::Entity::find_by_id(uuid::Uuid::parse_str(case).unwrap())
+            .one(&hub.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
     closed.status = Set(CaseStatus::Closed);
     closed.update(&hub.db).await.unwrap();
-    let a = hub.gql(&hub.polo_nord(), PLACE, json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}})).await;
+    let a = hub
+        .gql(
+            &hub.polo_nord(),
+            PLACE,
+            json!({"i": {"caseId": case, "facilityId": fid, "personIds": [mother]}}),
+        )
+        .await;
     assert_eq!(a.codes(), ["CONFLICT"]);
     let none: Value = a.data("/recordPlacement").clone();
     assert!(none.is_null());
 }
-hub_test!(only_the_lead_places_and_a_closed_case_takes_no_placement, TestHub::builder().demo());
+hub_test!(
+    only_the_lead_places_and_a_closed_case_takes_no_placement,
+    TestHub::builder().demo()
+);

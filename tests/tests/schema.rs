@@ -1,6 +1,8 @@
 //! The exported SDL is the contract integrators read: it must match what the hub
 //! serves, and it must show the data class of every personal field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::collections::BTreeSet;
 
 use async_graphql::parser::parse_schema;
@@ -54,8 +56,19 @@ const NOT_PERSONAL: &[(&str, &str)] = &[
 
 /// The types that hold records about families.
 const RECORD_TYPES: &[&str] = &[
-    "Case", "Person", "Referral", "Placement", "Verification", "CourtOrder", "Mandate",
-    "TeamMember", "CaseNote", "Intervention", "HealthEvent", "CaseSubject", "ReferralSubject",
+    "Case",
+    "Person",
+    "Referral",
+    "Placement",
+    "Verification",
+    "CourtOrder",
+    "Mandate",
+    "TeamMember",
+    "CaseNote",
+    "Intervention",
+    "HealthEvent",
+    "CaseSubject",
+    "ReferralSubject",
     "Facility",
 ];
 
@@ -66,28 +79,59 @@ fn every_personal_field_carries_a_data_class() {
     let mut seen_types = BTreeSet::new();
     let mut missing = Vec::new();
     for def in &doc.definitions {
-        let TypeSystemDefinition::Type(t) = def else { continue };
+        let TypeSystemDefinition::Type(t) = def else {
+            continue;
+        };
         let name = t.node.name.node.as_str();
-        let TypeKind::Object(obj) = &t.node.kind else { continue };
+        let TypeKind::Object(obj) = &t.node.kind else {
+            continue;
+        };
         if !RECORD_TYPES.contains(&name) {
             continue;
         }
         seen_types.insert(name.to_string());
         for f in &obj.fields {
             let field = f.node.name.node.as_str();
-            let classed = f.node.directives.iter().any(|d| d.node.name.node == "dataClass");
+            let classed = f
+                .node
+                .directives
+                .iter()
+                .any(|d| d.node.name.node == "dataClass");
             if !classed && !allowed.contains(&(name, field)) {
                 missing.push(format!("{name}.{field}"));
             }
         }
     }
-    assert_eq!(seen_types.len(), RECORD_TYPES.len(), "record types missing from the SDL: {seen_types:?}");
-    assert!(missing.is_empty(), "personal fields without @dataClass: {missing:?}");
+    assert_eq!(
+        seen_types.len(),
+        RECORD_TYPES.len(),
+        "record types missing from the SDL: {seen_types:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "personal fields without @dataClass: {missing:?}"
+    );
 }
 
 #[test]
 fn every_record_type_of_the_design_is_in_the_schema() {
-    for t in ["Agency", "Person", "Case", "TeamMember", "Referral", "Facility", "Placement", "Verification", "CourtOrder", "HealthEvent", "Intervention", "CaseNote"] {
-        assert!(COMMITTED.contains(&format!("type {t} ")), "type {t} missing");
+    for t in [
+        "Agency",
+        "Person",
+        "Case",
+        "TeamMember",
+        "Referral",
+        "Facility",
+        "Placement",
+        "Verification",
+        "CourtOrder",
+        "HealthEvent",
+        "Intervention",
+        "CaseNote",
+    ] {
+        assert!(
+            COMMITTED.contains(&format!("type {t} ")),
+            "type {t} missing"
+        );
     }
 }

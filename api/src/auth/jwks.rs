@@ -24,6 +24,10 @@ pub struct JwksCache {
 struct State {
     keys: HashMap<String, VerifyingKey>,
     fetched_at: Option<Instant>,
+    /// The last fetch attempt, failed or not: the refresh limit counts both.
+    tried_at: Option<Instant>,
+    /// Why the last attempt failed, until one succeeds.
+    failure: Option<String>,
 }
 
 impl JwksCache {
@@ -45,17 +49,29 @@ impl JwksCache {
         let mut state = self.state.lock().await;
         let stale = state.fetched_at.is_none_or(|t| t.elapsed() > self.ttl);
         let unknown = !state.keys.contains_key(kid);
-        let may_refresh = state.fetched_at.is_none_or(|t| t.elapsed() > MIN_REFRESH);
-        if stale || (unknown && may_refresh) {
+        // A failed attempt counts too, or an issuer that is down would be called
+        // again for every token.
+        let may_refresh = state.tried_at.is_none_or(|t| t.elapsed() > MIN_REFRESH);
+        if (stale || unknown) && may_refresh {
+            state.tried_at = Some(Instant::now());
             match self.fetch().await {
                 Ok(keys) => {
                     state.keys = keys;
                     state.fetched_at = Some(Instant::now());
+                    state.failure = None;
                 }
-                // Stale keys we already hold still serve while the issuer is down.
-                Err(e) if state.keys.is_empty() || unknown => return Err(e),
-                Err(e) => tracing::warn!(url = %self.url, error = %e, "JWKS refresh failed; using cached keys"),
+                Err(e) => {
+                    state.failure = Some(e.to_string());
+                    // Stale keys we already hold still serve while the issuer is down.
+                    if state.keys.is_empty() || unknown {
+                        return Err(e);
+                    }
+                    tracing::warn!(url = %self.url, error = %e, "JWKS refresh failed; using cached keys");
+                }
             }
+        } else if unknown && let Some(why) = &state.failure {
+            // The issuer failed moments ago: say so again without calling it.
+            return Err(AuthError::KeysUnavailable(why.clone()));
         }
         Ok(state.keys.get(kid).cloned())
     }

@@ -34,7 +34,7 @@ impl SigningKey {
         let der = pair
             .to_pkcs8v1()
             .map_err(|_| "cannot encode the ES256 key".to_string())?;
-        Ok(Self::from_pkcs8(kid, Algorithm::ES256, der.as_ref().to_vec()))
+        Self::from_pkcs8(kid, Algorithm::ES256, der.as_ref().to_vec())
     }
 
     pub fn generate_rs256(kid: &str) -> Result<SigningKey, String> {
@@ -43,25 +43,30 @@ impl SigningKey {
         let der = pair
             .as_der()
             .map_err(|_| "cannot encode the RS256 key".to_string())?;
-        Ok(Self::from_pkcs8(kid, Algorithm::RS256, der.as_ref().to_vec()))
+        Self::from_pkcs8(kid, Algorithm::RS256, der.as_ref().to_vec())
     }
 
-    fn from_pkcs8(kid: &str, alg: Algorithm, pkcs8: Vec<u8>) -> SigningKey {
+    fn from_pkcs8(kid: &str, alg: Algorithm, pkcs8: Vec<u8>) -> Result<SigningKey, String> {
         let encoding = match alg {
-            Algorithm::RS256 => EncodingKey::from_rsa_der(&pkcs8),
+            // jsonwebtoken signs RSA with a PKCS#1 key (`from_rsa_der` would take
+            // the PKCS#8 bytes as PKCS#1 and fail on first use); its PEM reader
+            // unwraps PKCS#8.
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem_of(&pkcs8).as_bytes())
+                .map_err(|e| format!("cannot use the RS256 key: {e}"))?,
             _ => EncodingKey::from_ec_der(&pkcs8),
         };
-        SigningKey {
+        Ok(SigningKey {
             kid: kid.to_string(),
             alg,
             encoding,
             pkcs8,
-        }
+        })
     }
 
     /// The public half as a JWK (with kid and alg).
     pub fn public_jwk(&self) -> Result<Jwk, String> {
-        let mut jwk = Jwk::from_encoding_key(&self.encoding, self.alg).map_err(|e| e.to_string())?;
+        let mut jwk =
+            Jwk::from_encoding_key(&self.encoding, self.alg).map_err(|e| e.to_string())?;
         jwk.common.key_id = Some(self.kid.clone());
         Ok(jwk)
     }
@@ -81,14 +86,7 @@ impl SigningKey {
     }
 
     pub fn to_pem(&self) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.pkcs8);
-        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(chunk));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PRIVATE KEY-----\n");
-        pem
+        pem_of(&self.pkcs8)
     }
 
     /// Sign claims into a compact JWT.
@@ -152,7 +150,19 @@ pub fn load_demo_key(path: &Path) -> Result<SigningKey, String> {
         .map_err(|e| format!("demo key {} is not PEM: {e}", path.display()))?;
     EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
         .map_err(|e| format!("demo key {} is not a P-256 PKCS#8 key: {e}", path.display()))?;
-    Ok(SigningKey::from_pkcs8(DEMO_KID, Algorithm::ES256, der))
+    SigningKey::from_pkcs8(DEMO_KID, Algorithm::ES256, der)
+}
+
+/// PKCS#8 DER as a `BEGIN PRIVATE KEY` PEM.
+fn pem_of(pkcs8: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pkcs8);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), String> {
@@ -204,6 +214,19 @@ mod tests {
         assert_eq!(parse_ttl("2d"), Ok(172_800));
         assert!(parse_ttl("1y").is_err());
         assert!(parse_ttl("0m").is_err());
+    }
+
+    #[test]
+    fn an_rs256_key_signs_and_publishes_its_jwk() -> Result<(), String> {
+        let key = SigningKey::generate_rs256("rsa")?;
+        key.public_jwk()?;
+        let claims = SigningKey::claims("iss", "aud", "op", "agency", "ROLE", "PURPOSE", 60);
+        let token = key.sign(&claims)?;
+        let keys = key.verifying_keys()?;
+        let mut v = jsonwebtoken::Validation::new(Algorithm::RS256);
+        v.set_audience(&["aud"]);
+        jsonwebtoken::decode::<Claims>(&token, &keys["rsa"].key, &v).map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     #[test]

@@ -135,8 +135,8 @@ impl Verifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<VerifiedClaims, AuthError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| rejected(format!("malformed token: {}", describe(e.kind()))))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| header_error(token, e.kind()))?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(rejected(format!(
                 "token algorithm {:?} is not accepted (RS256 or ES256 only)",
@@ -172,13 +172,18 @@ impl Verifier {
         let data = jsonwebtoken::decode::<IncomingClaims>(token, &key.key, &v)
             .map_err(|e| rejected(format!("token rejected: {}", describe(e.kind()))))?;
         let c = data.claims;
-        let role: Role = c.role.parse().map_err(|e: policy::ParseError| rejected(format!("token claim `role`: {e}")))?;
+        let role: Role = c
+            .role
+            .parse()
+            .map_err(|e: policy::ParseError| rejected(format!("token claim `role`: {e}")))?;
         let purpose: Purpose = c
             .purpose
             .parse()
             .map_err(|e: policy::ParseError| rejected(format!("token claim `purpose`: {e}")))?;
         if c.sub.trim().is_empty() || c.agency.trim().is_empty() || c.jti.trim().is_empty() {
-            return Err(rejected("token claims `sub`, `agency` and `jti` must not be empty"));
+            return Err(rejected(
+                "token claims `sub`, `agency` and `jti` must not be empty",
+            ));
         }
         Ok(VerifiedClaims {
             issuer: c.iss,
@@ -227,7 +232,9 @@ impl Issuer {
                 }
                 match &self.jwks {
                     Some(jwks) => jwks.key(kid).await?.ok_or_else(|| {
-                        rejected(format!("token key id `{kid}` is not among the issuer's keys"))
+                        rejected(format!(
+                            "token key id `{kid}` is not among the issuer's keys"
+                        ))
                     }),
                     None => Err(rejected(format!(
                         "token key id `{kid}` is not among the issuer's keys"
@@ -239,7 +246,9 @@ impl Issuer {
                 let mut fitting = self.keys.values().filter(|k| k.alg == alg);
                 match (fitting.next(), fitting.next()) {
                     (Some(k), None) => Ok(k.clone()),
-                    _ => Err(rejected("token has no `kid` header and the issuer has several keys")),
+                    _ => Err(rejected(
+                        "token has no `kid` header and the issuer has several keys",
+                    )),
                 }
             }
         }
@@ -263,6 +272,27 @@ struct IncomingClaims {
 #[derive(Deserialize)]
 struct IssOnly {
     iss: Option<String>,
+}
+
+/// Why the header could not be read. jsonwebtoken cannot parse a header whose
+/// `alg` it does not know (`none`, ...): name that algorithm rather than call it
+/// bad claims and list HMAC algorithms as expected.
+fn header_error(token: &str, kind: &ErrorKind) -> AuthError {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_string));
+    match (kind, alg) {
+        (ErrorKind::Json(_), Some(alg)) if alg.parse::<Algorithm>().is_err() => rejected(format!(
+            "token algorithm `{alg}` is not accepted (RS256 or ES256 only)"
+        )),
+        (ErrorKind::Json(e), _) => rejected(format!("malformed token: bad header ({e})")),
+        (other, _) => rejected(format!("malformed token: {}", describe(other))),
+    }
 }
 
 /// Why a token failed, in words a client can act on.

@@ -19,7 +19,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::enums;
-use super::loaders::Loaders;
+use super::loaders::{Batches, Loaders};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -47,6 +47,9 @@ pub struct RequestContext {
     pub today: NaiveDate,
     pub max_page_size: u64,
     decisions: Mutex<HashMap<(Record, DataClass), Decision>>,
+    /// The caller's links per record, shared by every field and class of the
+    /// record: one load per record, even while the first load is in flight.
+    facts: Mutex<HashMap<Record, Arc<tokio::sync::OnceCell<Facts>>>>,
 }
 
 impl RequestContext {
@@ -56,8 +59,9 @@ impl RequestContext {
         caller: &Caller,
         today: NaiveDate,
         max_page_size: u64,
+        batches: &Arc<Batches>,
     ) -> RequestContext {
-        let loaders = Loaders::new(&db, &caller.requester.agency, today);
+        let loaders = Loaders::new(&db, batches, &caller.requester.agency, today);
         RequestContext {
             db,
             policy,
@@ -65,6 +69,7 @@ impl RequestContext {
             today,
             max_page_size,
             decisions: Mutex::new(HashMap::new()),
+            facts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -76,8 +81,18 @@ impl RequestContext {
             .unwrap_or_default()
     }
 
-    /// The caller's links to a record.
+    /// The caller's links to a record (loaded once per request).
     pub async fn facts(&self, record: Record) -> async_graphql::Result<Facts> {
+        let cell = match self.facts.lock() {
+            Ok(mut m) => m.entry(record).or_default().clone(),
+            Err(_) => Arc::new(tokio::sync::OnceCell::new()),
+        };
+        cell.get_or_try_init(|| self.load_facts(record))
+            .await
+            .cloned()
+    }
+
+    async fn load_facts(&self, record: Record) -> async_graphql::Result<Facts> {
         let l = &self.loaders;
         let links = match record {
             Record::Case(id) => l.case_links.load_one(id).await?,

@@ -9,13 +9,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::{
     case_file, case_note, case_subject, case_team_member, court_order, court_order_mandate,
     facility, health_event, intervention, person, placement, placement_guest, referral,
     referral_reason, referral_subject, verification,
 };
+use futures::future::BoxFuture;
 use policy::Relationship;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -100,41 +101,51 @@ where
     }
 }
 
+/// A per-request loader with a cache, whose batches run in the request's task.
+pub type Dl<T> = DataLoader<T, HashMapCache>;
+
+fn loader<T>(inner: T, batches: &Arc<Batches>) -> Dl<T> {
+    DataLoader::with_cache(inner, batches.spawner(), HashMapCache::default())
+        .delay(std::time::Duration::ZERO)
+}
+
 fn by_id<E: EntityTrait>(
     db: &DatabaseConnection,
+    batches: &Arc<Batches>,
     col: E::Column,
     key: fn(&E::Model) -> Uuid,
-) -> DataLoader<ById<E>>
+) -> Dl<ById<E>>
 where
     ById<E>: Loader<Uuid>,
 {
-    DataLoader::new(
+    loader(
         ById {
             db: db.clone(),
             col,
             key,
         },
-        tokio::spawn,
+        batches,
     )
 }
 
 fn group_by<E: EntityTrait>(
     db: &DatabaseConnection,
+    batches: &Arc<Batches>,
     col: E::Column,
     order: E::Column,
     key: fn(&E::Model) -> Uuid,
-) -> DataLoader<GroupBy<E>>
+) -> Dl<GroupBy<E>>
 where
     GroupBy<E>: Loader<Uuid>,
 {
-    DataLoader::new(
+    loader(
         GroupBy {
             db: db.clone(),
             col,
             order,
             key,
         },
-        tokio::spawn,
+        batches,
     )
 }
 
@@ -278,7 +289,10 @@ pub async fn case_links<C: sea_orm::ConnectionTrait>(
     for (rel, q) in [
         (Relationship::TeamMember, scope::team(agency, today)),
         (Relationship::Referrer, scope::referrer(agency)),
-        (Relationship::FacilityOperator, scope::facility_operator(agency)),
+        (
+            Relationship::FacilityOperator,
+            scope::facility_operator(agency),
+        ),
         (Relationship::CourtOfRecord, scope::court(agency)),
     ] {
         let found: Vec<Uuid> = case_file::Entity::find()
@@ -301,7 +315,7 @@ pub async fn case_links<C: sea_orm::ConnectionTrait>(
 pub struct PersonLinks {
     db: DatabaseConnection,
     agency: String,
-    cases: Arc<DataLoader<CaseLinks>>,
+    cases: Arc<Dl<CaseLinks>>,
 }
 
 impl Loader<Uuid> for PersonLinks {
@@ -317,13 +331,12 @@ impl Loader<Uuid> for PersonLinks {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let case_links = self
-            .cases
-            .load_many(pairs.iter().map(|(_, c)| *c))
-            .await?;
+        let case_links = self.cases.load_many(pairs.iter().map(|(_, c)| *c)).await?;
         for (person, case) in &pairs {
             if let Some(links) = case_links.get(case) {
-                out.entry(*person).or_default().extend(links.iter().copied());
+                out.entry(*person)
+                    .or_default()
+                    .extend(links.iter().copied());
             }
         }
         let a = self.agency.as_str();
@@ -376,7 +389,7 @@ pub fn referral_links(
 pub struct FacilityLinks {
     db: DatabaseConnection,
     agency: String,
-    cases: Arc<DataLoader<CaseLinks>>,
+    cases: Arc<Dl<CaseLinks>>,
 }
 
 impl Loader<Uuid> for FacilityLinks {
@@ -421,7 +434,7 @@ impl Loader<Uuid> for FacilityLinks {
 pub struct ReferralLinks {
     db: DatabaseConnection,
     agency: String,
-    cases: Arc<DataLoader<CaseLinks>>,
+    cases: Arc<Dl<CaseLinks>>,
 }
 
 impl Loader<Uuid> for ReferralLinks {
@@ -440,7 +453,12 @@ impl Loader<Uuid> for ReferralLinks {
             .await?;
         for r in rows {
             let a = self.agency.as_str();
-            for rel in referral_links(a, &r.reporter_agency_id, &r.addressed_to_id, r.redirected_to_id.as_deref()) {
+            for rel in referral_links(
+                a,
+                &r.reporter_agency_id,
+                &r.addressed_to_id,
+                r.redirected_to_id.as_deref(),
+            ) {
                 add(&mut out, r.id, rel);
             }
             if let Some(links) = r.case_id.and_then(|c| case_links.get(&c)) {
@@ -486,152 +504,282 @@ pub async fn occupancy<C: sea_orm::ConnectionTrait>(
 
 /// All loaders of one request.
 pub struct Loaders {
-    pub case: DataLoader<ById<case_file::Entity>>,
-    pub person: DataLoader<ById<person::Entity>>,
-    pub facility: DataLoader<ById<facility::Entity>>,
-    pub placement: DataLoader<ById<placement::Entity>>,
-    pub court_order: DataLoader<ById<court_order::Entity>>,
-    pub subjects_of_case: DataLoader<GroupBy<case_subject::Entity>>,
-    pub cases_of_person: DataLoader<GroupBy<case_subject::Entity>>,
-    pub team_of_case: DataLoader<GroupBy<case_team_member::Entity>>,
-    pub placements_of_case: DataLoader<GroupBy<placement::Entity>>,
-    pub orders_of_case: DataLoader<GroupBy<court_order::Entity>>,
-    pub notes_of_case: DataLoader<GroupBy<case_note::Entity>>,
-    pub interventions_of_case: DataLoader<GroupBy<intervention::Entity>>,
-    pub health_of_person: DataLoader<GroupBy<health_event::Entity>>,
-    pub mandates_of_order: DataLoader<GroupBy<court_order_mandate::Entity>>,
-    pub guests_of_placement: DataLoader<GroupBy<placement_guest::Entity>>,
-    pub verifications_of_placement: DataLoader<GroupBy<verification::Entity>>,
-    pub reasons_of_referral: DataLoader<GroupBy<referral_reason::Entity>>,
-    pub subjects_of_referral: DataLoader<GroupBy<referral_subject::Entity>>,
-    pub occupancy: DataLoader<Occupancy>,
-    pub case_links: Arc<DataLoader<CaseLinks>>,
-    pub person_links: DataLoader<PersonLinks>,
-    pub facility_links: DataLoader<FacilityLinks>,
-    pub referral_links: DataLoader<ReferralLinks>,
+    pub case: Dl<ById<case_file::Entity>>,
+    pub person: Dl<ById<person::Entity>>,
+    pub facility: Dl<ById<facility::Entity>>,
+    pub placement: Dl<ById<placement::Entity>>,
+    pub court_order: Dl<ById<court_order::Entity>>,
+    pub subjects_of_case: Dl<GroupBy<case_subject::Entity>>,
+    pub cases_of_person: Dl<GroupBy<case_subject::Entity>>,
+    pub team_of_case: Dl<GroupBy<case_team_member::Entity>>,
+    pub placements_of_case: Dl<GroupBy<placement::Entity>>,
+    pub orders_of_case: Dl<GroupBy<court_order::Entity>>,
+    pub notes_of_case: Dl<GroupBy<case_note::Entity>>,
+    pub interventions_of_case: Dl<GroupBy<intervention::Entity>>,
+    pub health_of_person: Dl<GroupBy<health_event::Entity>>,
+    pub mandates_of_order: Dl<GroupBy<court_order_mandate::Entity>>,
+    pub guests_of_placement: Dl<GroupBy<placement_guest::Entity>>,
+    pub verifications_of_placement: Dl<GroupBy<verification::Entity>>,
+    pub reasons_of_referral: Dl<GroupBy<referral_reason::Entity>>,
+    pub subjects_of_referral: Dl<GroupBy<referral_subject::Entity>>,
+    pub occupancy: Dl<Occupancy>,
+    pub case_links: Arc<Dl<CaseLinks>>,
+    pub person_links: Dl<PersonLinks>,
+    pub facility_links: Dl<FacilityLinks>,
+    pub referral_links: Dl<ReferralLinks>,
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection, agency: &str, today: NaiveDate) -> Loaders {
+    pub fn new(
+        db: &DatabaseConnection,
+        batches: &Arc<Batches>,
+        agency: &str,
+        today: NaiveDate,
+    ) -> Loaders {
         use entities::*;
-        let case_links = Arc::new(DataLoader::new(
+        let case_links = Arc::new(loader(
             CaseLinks {
                 db: db.clone(),
                 agency: agency.to_string(),
                 today,
             },
-            tokio::spawn,
+            batches,
         ));
         Loaders {
-            case: by_id::<case_file::Entity>(db, case_file::Column::Id, |m| m.id),
-            person: by_id::<person::Entity>(db, person::Column::Id, |m| m.id),
-            facility: by_id::<facility::Entity>(db, facility::Column::Id, |m| m.id),
-            placement: by_id::<placement::Entity>(db, placement::Column::Id, |m| m.id),
-            court_order: by_id::<court_order::Entity>(db, court_order::Column::Id, |m| m.id),
+            case: by_id::<case_file::Entity>(db, batches, case_file::Column::Id, |m| m.id),
+            person: by_id::<person::Entity>(db, batches, person::Column::Id, |m| m.id),
+            facility: by_id::<facility::Entity>(db, batches, facility::Column::Id, |m| m.id),
+            placement: by_id::<placement::Entity>(db, batches, placement::Column::Id, |m| m.id),
+            court_order: by_id::<court_order::Entity>(db, batches, court_order::Column::Id, |m| {
+                m.id
+            }),
             subjects_of_case: group_by::<case_subject::Entity>(
                 db,
+                batches,
                 case_subject::Column::CaseId,
                 case_subject::Column::CreatedAt,
                 |m| m.case_id,
             ),
             cases_of_person: group_by::<case_subject::Entity>(
                 db,
+                batches,
                 case_subject::Column::PersonId,
                 case_subject::Column::CreatedAt,
                 |m| m.person_id,
             ),
             team_of_case: group_by::<case_team_member::Entity>(
                 db,
+                batches,
                 case_team_member::Column::CaseId,
                 case_team_member::Column::Id,
                 |m| m.case_id,
             ),
             placements_of_case: group_by::<placement::Entity>(
                 db,
+                batches,
                 placement::Column::CaseId,
                 placement::Column::Id,
                 |m| m.case_id,
             ),
             orders_of_case: group_by::<court_order::Entity>(
                 db,
+                batches,
                 court_order::Column::CaseId,
                 court_order::Column::Id,
                 |m| m.case_id,
             ),
             notes_of_case: group_by::<case_note::Entity>(
                 db,
+                batches,
                 case_note::Column::CaseId,
                 case_note::Column::Id,
                 |m| m.case_id,
             ),
             interventions_of_case: group_by::<intervention::Entity>(
                 db,
+                batches,
                 intervention::Column::CaseId,
                 intervention::Column::Id,
                 |m| m.case_id,
             ),
             health_of_person: group_by::<health_event::Entity>(
                 db,
+                batches,
                 health_event::Column::PersonId,
                 health_event::Column::Id,
                 |m| m.person_id,
             ),
             mandates_of_order: group_by::<court_order_mandate::Entity>(
                 db,
+                batches,
                 court_order_mandate::Column::OrderId,
                 court_order_mandate::Column::Id,
                 |m| m.order_id,
             ),
             guests_of_placement: group_by::<placement_guest::Entity>(
                 db,
+                batches,
                 placement_guest::Column::PlacementId,
                 placement_guest::Column::PersonId,
                 |m| m.placement_id,
             ),
             verifications_of_placement: group_by::<verification::Entity>(
                 db,
+                batches,
                 verification::Column::PlacementId,
                 verification::Column::DueOn,
                 |m| m.placement_id,
             ),
             reasons_of_referral: group_by::<referral_reason::Entity>(
                 db,
+                batches,
                 referral_reason::Column::ReferralId,
                 referral_reason::Column::Reason,
                 |m| m.referral_id,
             ),
             subjects_of_referral: group_by::<referral_subject::Entity>(
                 db,
+                batches,
                 referral_subject::Column::ReferralId,
                 referral_subject::Column::PersonId,
                 |m| m.referral_id,
             ),
-            occupancy: DataLoader::new(Occupancy { db: db.clone() }, tokio::spawn),
-            person_links: DataLoader::new(
+            occupancy: loader(Occupancy { db: db.clone() }, batches),
+            person_links: loader(
                 PersonLinks {
                     db: db.clone(),
                     agency: agency.to_string(),
                     cases: case_links.clone(),
                 },
-                tokio::spawn,
+                batches,
             ),
-            facility_links: DataLoader::new(
+            facility_links: loader(
                 FacilityLinks {
                     db: db.clone(),
                     agency: agency.to_string(),
                     cases: case_links.clone(),
                 },
-                tokio::spawn,
+                batches,
             ),
-            referral_links: DataLoader::new(
+            referral_links: loader(
                 ReferralLinks {
                     db: db.clone(),
                     agency: agency.to_string(),
                     cases: case_links.clone(),
                 },
-                tokio::spawn,
+                batches,
             ),
             case_links,
+        }
+    }
+}
+
+/// Runs the batches of one request's loaders inside the request's own task.
+///
+/// A loader's batch starts only after the request's resolvers have been polled
+/// as far as they can go, so every sibling in a list has asked for its key by
+/// then: one statement per loader and level, whatever the page size and however
+/// slowly the resolvers run (a timer-based delay cannot promise that).
+#[derive(Default)]
+pub struct Batches {
+    queue: std::sync::Mutex<Vec<BoxFuture<'static, ()>>>,
+    waker: futures::task::AtomicWaker,
+}
+
+impl Batches {
+    pub fn new() -> Arc<Batches> {
+        Arc::new(Batches::default())
+    }
+
+    fn spawner(self: &Arc<Self>) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
+        let me = self.clone();
+        move |fut| {
+            if let Ok(mut q) = me.queue.lock() {
+                q.push(fut);
+            }
+            me.waker.wake();
+        }
+    }
+
+    /// Run `work` (a GraphQL execution) together with the batches it starts.
+    pub async fn run<F: std::future::Future + Send>(self: Arc<Self>, work: F) -> F::Output {
+        Run {
+            // Tokio's cooperative budget would make the resolvers stop after
+            // 128 steps and defer their wake-up past the batches; the request
+            // is bounded by the query limits and the request timeout instead.
+            work: Box::pin(tokio::task::unconstrained(work)),
+            batches: self,
+            running: futures::stream::FuturesUnordered::new(),
+            flag: Arc::new(Flag::default()),
+        }
+        .await
+    }
+}
+
+/// Remembers whether the work woke itself (it yielded to be polled again).
+#[derive(Default)]
+struct Flag {
+    woken: std::sync::atomic::AtomicBool,
+    outer: futures::task::AtomicWaker,
+}
+
+impl futures::task::ArcWake for Flag {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self
+            .woken
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        arc_self.outer.wake();
+    }
+}
+
+struct Run<F: std::future::Future> {
+    work: std::pin::Pin<Box<tokio::task::Unconstrained<F>>>,
+    batches: Arc<Batches>,
+    running: futures::stream::FuturesUnordered<BoxFuture<'static, ()>>,
+    flag: Arc<Flag>,
+}
+
+impl<F: std::future::Future> std::future::Future for Run<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        use futures::StreamExt;
+        use std::sync::atomic::Ordering;
+        use std::task::Poll;
+        let this = &mut *self;
+        this.flag.outer.register(cx.waker());
+        this.batches.waker.register(cx.waker());
+        let waker = futures::task::waker(this.flag.clone());
+        let mut wcx = std::task::Context::from_waker(&waker);
+        loop {
+            // 1. Let the resolvers run until they wait on something other than
+            //    themselves (async-graphql's joins yield every few dozen items).
+            loop {
+                this.flag.woken.store(false, Ordering::SeqCst);
+                if let Poll::Ready(out) = this.work.as_mut().poll(&mut wcx) {
+                    return Poll::Ready(out);
+                }
+                if !this.flag.woken.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            // 2. Every key is now asked for: run the batches.
+            let queued: Vec<_> = match this.batches.queue.lock() {
+                Ok(mut q) => q.drain(..).collect(),
+                Err(_) => Vec::new(),
+            };
+            let had_new = !queued.is_empty();
+            this.running.extend(queued);
+            let mut progressed = false;
+            while let Poll::Ready(Some(())) = this.running.poll_next_unpin(cx) {
+                progressed = true;
+            }
+            if !(had_new || progressed || this.flag.woken.load(Ordering::SeqCst)) {
+                return Poll::Pending;
+            }
         }
     }
 }

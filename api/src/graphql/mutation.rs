@@ -14,27 +14,51 @@ pub struct Mutation;
 fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor<'a>, &'a RequestContext)> {
     let caller = ctx.data::<Caller>()?;
     let rc = ctx.data::<RequestContext>()?;
-    Ok((Actor { caller, today: rc.today }, rc))
+    Ok((
+        Actor {
+            caller,
+            today: rc.today,
+        },
+        rc,
+    ))
 }
 
 #[Object]
 impl Mutation {
     /// Report a woman or child in difficulty to a social service.
-    async fn submit_referral(&self, ctx: &Context<'_>, input: SubmitReferralInput) -> Result<Referral> {
+    async fn submit_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: SubmitReferralInput,
+    ) -> Result<Referral> {
         let (a, rc) = actor(ctx)?;
-        Ok(Referral(services::referrals::submit(&rc.db, &a, input, rc).await?))
+        Ok(Referral(
+            services::referrals::submit(&rc.db, &a, input, rc).await?,
+        ))
     }
 
     /// Accept (opens a case), redirect or dismiss a referral in your queue.
-    async fn triage_referral(&self, ctx: &Context<'_>, input: TriageReferralInput) -> Result<Referral> {
+    async fn triage_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: TriageReferralInput,
+    ) -> Result<Referral> {
         let (a, rc) = actor(ctx)?;
-        Ok(Referral(services::referrals::triage(&rc.db, &a, input).await?))
+        Ok(Referral(
+            services::referrals::triage(&rc.db, &a, input).await?,
+        ))
     }
 
     /// Add an operator of an agency to a case's team (lead agency's case managers).
-    async fn add_team_member(&self, ctx: &Context<'_>, input: AddTeamMemberInput) -> Result<TeamMember> {
+    async fn add_team_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddTeamMemberInput,
+    ) -> Result<TeamMember> {
         let (a, rc) = actor(ctx)?;
-        Ok(TeamMember(services::cases::add_team_member(&rc.db, &a, input).await?))
+        Ok(TeamMember(
+            services::cases::add_team_member(&rc.db, &a, input).await?,
+        ))
     }
 
     /// End a team membership.
@@ -44,19 +68,33 @@ impl Mutation {
         input: EndTeamMembershipInput,
     ) -> Result<TeamMember> {
         let (a, rc) = actor(ctx)?;
-        Ok(TeamMember(services::cases::end_team_membership(&rc.db, &a, input).await?))
+        Ok(TeamMember(
+            services::cases::end_team_membership(&rc.db, &a, input).await?,
+        ))
     }
 
     /// Place subjects of a case in a facility; never beyond its capacity.
-    async fn record_placement(&self, ctx: &Context<'_>, input: RecordPlacementInput) -> Result<Placement> {
+    async fn record_placement(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPlacementInput,
+    ) -> Result<Placement> {
         let (a, rc) = actor(ctx)?;
-        Ok(Placement(services::placements::record(&rc.db, &a, input).await?))
+        Ok(Placement(
+            services::placements::record(&rc.db, &a, input).await?,
+        ))
     }
 
     /// End a placement.
-    async fn end_placement(&self, ctx: &Context<'_>, input: EndPlacementInput) -> Result<Placement> {
+    async fn end_placement(
+        &self,
+        ctx: &Context<'_>,
+        input: EndPlacementInput,
+    ) -> Result<Placement> {
         let (a, rc) = actor(ctx)?;
-        Ok(Placement(services::placements::end(&rc.db, &a, input).await?))
+        Ok(Placement(
+            services::placements::end(&rc.db, &a, input).await?,
+        ))
     }
 
     /// Record a review of a placement and schedule the next.
@@ -71,20 +109,34 @@ impl Mutation {
     }
 
     /// Record an order of the juvenile court on a case.
-    async fn record_court_order(&self, ctx: &Context<'_>, input: RecordCourtOrderInput) -> Result<CourtOrder> {
+    async fn record_court_order(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordCourtOrderInput,
+    ) -> Result<CourtOrder> {
         let (a, rc) = actor(ctx)?;
-        Ok(CourtOrder(services::cases::record_court_order(&rc.db, &a, input).await?))
+        Ok(CourtOrder(
+            services::cases::record_court_order(&rc.db, &a, input).await?,
+        ))
     }
 
     /// Add a note to a case (case team).
     async fn add_case_note(&self, ctx: &Context<'_>, input: AddCaseNoteInput) -> Result<CaseNote> {
         let (a, rc) = actor(ctx)?;
-        Ok(CaseNote(services::cases::add_note(&rc.db, &a, input).await?))
+        Ok(CaseNote(
+            services::cases::add_note(&rc.db, &a, input).await?,
+        ))
     }
 
     /// Move a case to another status (only allowed transitions; see CaseStatus).
-    async fn change_case_status(&self, ctx: &Context<'_>, input: ChangeCaseStatusInput) -> Result<Case> {
+    async fn change_case_status(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeCaseStatusInput,
+    ) -> Result<Case> {
         let (a, rc) = actor(ctx)?;
-        Ok(Case(services::cases::change_status(&rc.db, &a, input).await?))
+        Ok(Case(
+            services::cases::change_status(&rc.db, &a, input).await?,
+        ))
     }
 }

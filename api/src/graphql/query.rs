@@ -21,7 +21,9 @@ use uuid::Uuid;
 use super::enums;
 use super::guard::{Record, RequestContext};
 use super::loaders::scope;
-use super::types::{Agency, Case, CourtOrder, Facility, Me, Person, Placement, Referral, Verification, uuid_arg};
+use super::types::{
+    Agency, Case, CourtOrder, Facility, Me, Person, Placement, Referral, Verification, uuid_arg,
+};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::AgencyDirectory;
@@ -65,11 +67,19 @@ fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
 }
 
 /// Validate a page size against the configured maximum.
-pub(crate) fn page_size(field: &str, first: Option<i32>, default: u64, max: u64) -> Result<u64, ApiError> {
+pub(crate) fn page_size(
+    field: &str,
+    first: Option<i32>,
+    default: u64,
+    max: u64,
+) -> Result<u64, ApiError> {
     match first {
         None => Ok(std::cmp::min(default, max)),
         Some(n) if n >= 1 && (n as u64) <= max => Ok(n as u64),
-        Some(n) => Err(ApiError::bad_input(field, format!("must be between 1 and {max}, got {n}"))),
+        Some(n) => Err(ApiError::bad_input(
+            field,
+            format!("must be between 1 and {max}, got {n}"),
+        )),
     }
 }
 
@@ -111,7 +121,9 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<CaseFilter>,
-        #[graphql(desc = "Page size, 1 to the configured maximum (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Page size, 1 to the configured maximum (default 20).")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Connection<String, Case, CaseConnectionFields>> {
         let (caller, rc) = ctx_parts(ctx)?;
@@ -132,7 +144,11 @@ impl Query {
             let v: Vec<db::RiskLevel> = levels.iter().map(|s| (*s).into()).collect();
             cond = cond
                 .add(case_file::Column::RiskLevel.is_in(v))
-                .add(scope::cases(agency, rc.today, &links_for(caller, rc, DataClass::Social)));
+                .add(scope::cases(
+                    agency,
+                    rc.today,
+                    &links_for(caller, rc, DataClass::Social),
+                ));
         }
         if let Some(term) = &filter.subject_search {
             let term = term.trim();
@@ -145,9 +161,8 @@ impl Query {
             }
             let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
             let like = |col: person::Column| {
-                Expr::expr(Func::lower(Expr::col((person::Entity, col)))).like(
-                    sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
-                )
+                Expr::expr(Func::lower(Expr::col((person::Entity, col))))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
             };
             let matching = case_subject::Entity::find()
                 .select_only()
@@ -162,7 +177,11 @@ impl Query {
                 .into_query();
             cond = cond
                 .add(case_file::Column::Id.in_subquery(matching))
-                .add(scope::cases(agency, rc.today, &links_for(caller, rc, DataClass::Identity)));
+                .add(scope::cases(
+                    agency,
+                    rc.today,
+                    &links_for(caller, rc, DataClass::Identity),
+                ));
         }
 
         let total_count = case_file::Entity::find()
@@ -182,7 +201,11 @@ impl Query {
             .map_err(ApiError::from)?;
         let has_next = rows.len() as u64 > first;
         rows.truncate(first as usize);
-        let mut conn = Connection::with_additional_fields(after.is_some(), has_next, CaseConnectionFields { total_count });
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            CaseConnectionFields { total_count },
+        );
         for m in rows {
             // Prime the loader so nested resolvers do not read the row again.
             rc.loaders.case.feed_one(m.id, m.clone()).await;
@@ -222,11 +245,16 @@ impl Query {
     async fn referral_queue(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Referral>> {
         let (caller, rc) = ctx_parts(ctx)?;
         let r = &caller.requester;
-        if !matches!(r.agency_kind, policy::AgencyKind::SocialService | policy::AgencyKind::SocialDistrict)
-            || !matches!(r.role, policy::Role::IntakeOperator | policy::Role::CaseManager)
-        {
+        if !matches!(
+            r.agency_kind,
+            policy::AgencyKind::SocialService | policy::AgencyKind::SocialDistrict
+        ) || !matches!(
+            r.role,
+            policy::Role::IntakeOperator | policy::Role::CaseManager
+        ) {
             return Err(ApiError::Forbidden(
-                "the referral queue is for intake operators and case managers of social services".into(),
+                "the referral queue is for intake operators and case managers of social services"
+                    .into(),
             )
             .into());
         }
@@ -249,7 +277,11 @@ impl Query {
     }
 
     /// Facilities of the network, with their free places.
-    async fn facilities(&self, ctx: &Context<'_>, kind: Option<enums::FacilityKind>) -> Result<Vec<Facility>> {
+    async fn facilities(
+        &self,
+        ctx: &Context<'_>,
+        kind: Option<enums::FacilityKind>,
+    ) -> Result<Vec<Facility>> {
         let rc = ctx.data::<RequestContext>()?;
         let mut q = facility::Entity::find();
         if let Some(kind) = kind {
@@ -325,7 +357,11 @@ impl Query {
         let visible = case_file::Entity::find()
             .select_only()
             .column(case_file::Column::Id)
-            .filter(scope::cases(&caller.requester.agency, rc.today, &scope::any_link()))
+            .filter(scope::cases(
+                &caller.requester.agency,
+                rc.today,
+                &scope::any_link(),
+            ))
             .into_query();
         let rows = verification::Entity::find()
             .find_also_related(placement::Entity)
@@ -353,7 +389,11 @@ impl Query {
         }
         super::guard::reveal(ctx, Record::Case(id), DataClass::Judicial, || ()).await?;
         let rows = rc.loaders.orders_of_case.load_one(id).await?;
-        Ok(rows.unwrap_or_default().into_iter().map(CourtOrder).collect())
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(CourtOrder)
+            .collect())
     }
 }
 
@@ -377,7 +417,9 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_named() {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(id)).ok(), Some(id));
-        assert!(matches!(decode_cursor("nope"), Err(ApiError::BadInput { field, .. }) if field == "after"));
+        assert!(
+            matches!(decode_cursor("nope"), Err(ApiError::BadInput { field, .. }) if field == "after")
+        );
     }
 
     #[test]

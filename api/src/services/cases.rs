@@ -78,7 +78,10 @@ pub async fn end_team_membership(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("team membership {id}")))?;
-    let (_, links) = actor.case(db, m.case_id).await.map_err(|_| ApiError::not_found(format!("team membership {id}")))?;
+    let (_, links) = actor
+        .case(db, m.case_id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("team membership {id}")))?;
     actor.require_lead(&links, &STEERING, "change the team")?;
     let until = input.until_on.unwrap_or(actor.today);
     if until < m.from_on {
@@ -98,7 +101,9 @@ pub async fn end_team_membership(
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ApiError::Conflict(format!("team membership {id} has already ended")));
+        return Err(ApiError::Conflict(format!(
+            "team membership {id} has already ended"
+        )));
     }
     case_team_member::Entity::find_by_id(id)
         .one(db)
@@ -113,13 +118,21 @@ pub async fn add_note(
 ) -> ApiResult<case_note::Model> {
     let case_id = uuid("caseId", &input.case_id)?;
     let body = text("body", &input.body, 1, 10_000)?;
-    let class: DataClass = input.data_class.map(Into::into).unwrap_or(DataClass::Social);
+    let class: DataClass = input
+        .data_class
+        .map(Into::into)
+        .unwrap_or(DataClass::Social);
     if class == DataClass::Administrative {
-        return Err(ApiError::bad_input("dataClass", "a note is never ADMINISTRATIVE data"));
+        return Err(ApiError::bad_input(
+            "dataClass",
+            "a note is never ADMINISTRATIVE data",
+        ));
     }
     let (_, links) = actor.case(db, case_id).await?;
     if !(links.contains(&Relationship::Lead) || links.contains(&Relationship::TeamMember)) {
-        return Err(ApiError::Forbidden("only the case team may add notes".into()));
+        return Err(ApiError::Forbidden(
+            "only the case team may add notes".into(),
+        ));
     }
     insert_note(db, actor, case_id, class, body).await
 }
@@ -225,7 +238,10 @@ pub async fn record_court_order(
         if let Some(c) = &input.court_id
             && c.as_str() != actor.agency()
         {
-            return Err(ApiError::bad_input("courtId", "a court records only its own orders"));
+            return Err(ApiError::bad_input(
+                "courtId",
+                "a court records only its own orders",
+            ));
         }
         // A court has jurisdiction over any case it is told of.
         case_file::Entity::find_by_id(case_id)
@@ -236,16 +252,28 @@ pub async fn record_court_order(
     } else {
         let (_, links) = actor.case(db, case_id).await?;
         actor.require_lead(&links, &STEERING, "register a court order")?;
-        let court = input
-            .court_id
-            .as_ref()
-            .ok_or_else(|| ApiError::bad_input("courtId", "name the court that issued the order"))?;
-        agency_of(db, "courtId", court.as_str(), &[AgencyKind::JuvenileCourt]).await?.id
+        let court = input.court_id.as_ref().ok_or_else(|| {
+            ApiError::bad_input("courtId", "name the court that issued the order")
+        })?;
+        agency_of(db, "courtId", court.as_str(), &[AgencyKind::JuvenileCourt])
+            .await?
+            .id
     };
     let mut mandates = Vec::new();
     for (i, m) in input.mandates.iter().enumerate() {
-        let agency = agency_of(db, &format!("mandates[{i}].agencyId"), m.agency_id.as_str(), &[]).await?;
-        let description = text(&format!("mandates[{i}].description"), &m.description, 1, 2000)?;
+        let agency = agency_of(
+            db,
+            &format!("mandates[{i}].agencyId"),
+            m.agency_id.as_str(),
+            &[],
+        )
+        .await?;
+        let description = text(
+            &format!("mandates[{i}].description"),
+            &m.description,
+            1,
+            2000,
+        )?;
         if let Some(d) = m.due_on
             && d < input.issued_on
         {
@@ -273,7 +301,9 @@ pub async fn record_court_order(
     }
     .insert(&txn)
     .await
-    .map_err(conflict_on_duplicate("this court already recorded an order with that docket number"))?;
+    .map_err(conflict_on_duplicate(
+        "this court already recorded an order with that docket number",
+    ))?;
     for (agency_id, description, due_on) in mandates {
         court_order_mandate::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -307,7 +337,10 @@ mod tests {
     #[test]
     fn closed_cases_only_reopen_into_assessment() {
         for to in CaseStatus::iter() {
-            assert_eq!(transition_allowed(CaseStatus::Closed, to), to == CaseStatus::Assessment);
+            assert_eq!(
+                transition_allowed(CaseStatus::Closed, to),
+                to == CaseStatus::Assessment
+            );
         }
     }
 

@@ -44,7 +44,11 @@ impl Actor<'_> {
     }
 
     /// The case, if the caller has any link to it; NOT_FOUND otherwise.
-    pub async fn case<C: ConnectionTrait>(&self, db: &C, id: Uuid) -> ApiResult<(case_file::Model, Links)> {
+    pub async fn case<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: Uuid,
+    ) -> ApiResult<(case_file::Model, Links)> {
         let links = case_links(db, self.agency(), self.today, &[id])
             .await?
             .remove(&id)
@@ -93,11 +97,18 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Strin
     if n < min {
         return Err(ApiError::bad_input(
             field,
-            if min == 1 { "must not be empty".to_string() } else { format!("must be at least {min} characters") },
+            if min == 1 {
+                "must not be empty".to_string()
+            } else {
+                format!("must be at least {min} characters")
+            },
         ));
     }
     if n > max {
-        return Err(ApiError::bad_input(field, format!("must be at most {max} characters, got {n}")));
+        return Err(ApiError::bad_input(
+            field,
+            format!("must be at most {max} characters, got {n}"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -125,7 +136,11 @@ pub async fn agency_of<C: ConnectionTrait>(
         let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         return Err(ApiError::bad_input(
             field,
-            format!("agency `{id}` is a {}, expected {}", a.kind, names.join(" or ")),
+            format!(
+                "agency `{id}` is a {}, expected {}",
+                a.kind,
+                names.join(" or ")
+            ),
         ));
     }
     Ok(a)

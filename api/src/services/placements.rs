@@ -37,12 +37,18 @@ pub async fn record(
         return Err(ApiError::Conflict(format!("case {case_id} is closed")));
     }
     if input.person_ids.is_empty() {
-        return Err(ApiError::bad_input("personIds", "place at least one person"));
+        return Err(ApiError::bad_input(
+            "personIds",
+            "place at least one person",
+        ));
     }
     let mut persons = BTreeSet::new();
     for (i, p) in input.person_ids.iter().enumerate() {
         if !persons.insert(uuid(&format!("personIds[{i}]"), p)?) {
-            return Err(ApiError::bad_input(format!("personIds[{i}]"), "is listed twice"));
+            return Err(ApiError::bad_input(
+                format!("personIds[{i}]"),
+                "is listed twice",
+            ));
         }
     }
     let subjects: BTreeSet<Uuid> = case_subject::Entity::find()
@@ -72,7 +78,10 @@ pub async fn record(
     if let Some(first) = input.first_verification_on
         && first < start_on
     {
-        return Err(ApiError::bad_input("firstVerificationOn", "is before startOn"));
+        return Err(ApiError::bad_input(
+            "firstVerificationOn",
+            "is before startOn",
+        ));
     }
     let order_id = match &input.authorising_order_id {
         Some(o) => {
@@ -81,7 +90,9 @@ pub async fn record(
                 .one(db)
                 .await?
                 .filter(|o| o.case_id == case_id)
-                .ok_or_else(|| ApiError::bad_input("authorisingOrderId", "is not an order of this case"))?;
+                .ok_or_else(|| {
+                    ApiError::bad_input("authorisingOrderId", "is not an order of this case")
+                })?;
             Some(oid)
         }
         None => None,
@@ -96,13 +107,20 @@ pub async fn record(
         .exec(&txn)
         .await?;
     if locked.rows_affected != 1 {
-        return Err(ApiError::bad_input("facilityId", format!("no facility {facility_id}")));
+        return Err(ApiError::bad_input(
+            "facilityId",
+            format!("no facility {facility_id}"),
+        ));
     }
     let fac = facility::Entity::find_by_id(facility_id)
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::bad_input("facilityId", format!("no facility {facility_id}")))?;
-    let taken = occupancy(&txn, &[facility_id]).await?.get(&facility_id).copied().unwrap_or(0);
+    let taken = occupancy(&txn, &[facility_id])
+        .await?
+        .get(&facility_id)
+        .copied()
+        .unwrap_or(0);
     let free = i64::from(fac.capacity) - taken;
     if (persons.len() as i64) > free {
         return Err(ApiError::Conflict(format!(
@@ -191,7 +209,10 @@ pub async fn end(
     actor.require_lead(&links, &PLACING, "end placements")?;
     let end_on = input.end_on.unwrap_or(actor.today);
     if end_on < p.start_on {
-        return Err(ApiError::bad_input("endOn", format!("is before the placement started ({})", p.start_on)));
+        return Err(ApiError::bad_input(
+            "endOn",
+            format!("is before the placement started ({})", p.start_on),
+        ));
     }
     let txn = db.begin().await?;
     let now = now();
@@ -209,7 +230,9 @@ pub async fn end(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ApiError::Conflict(format!("placement {id} has already ended")));
+        return Err(ApiError::Conflict(format!(
+            "placement {id} has already ended"
+        )));
     }
     let saved = placement::Entity::find_by_id(id)
         .one(&txn)
@@ -236,9 +259,13 @@ pub async fn record_verification(
         .case(db, p.case_id)
         .await
         .map_err(|_| ApiError::not_found(format!("placement {id}")))?;
-    if ![Relationship::Lead, Relationship::TeamMember, Relationship::FacilityOperator]
-        .iter()
-        .any(|r| links.contains(r))
+    if ![
+        Relationship::Lead,
+        Relationship::TeamMember,
+        Relationship::FacilityOperator,
+    ]
+    .iter()
+    .any(|r| links.contains(r))
     {
         return Err(ApiError::Forbidden(
             "only the case team or the facility's operator may record reviews".into(),
@@ -249,7 +276,10 @@ pub async fn record_verification(
         return Err(ApiError::bad_input("doneOn", "is in the future"));
     }
     if done_on < p.start_on {
-        return Err(ApiError::bad_input("doneOn", "is before the placement started"));
+        return Err(ApiError::bad_input(
+            "doneOn",
+            "is before the placement started",
+        ));
     }
     if let Some(next) = input.next_due_on
         && next <= done_on
@@ -273,18 +303,20 @@ pub async fn record_verification(
             am.recorded_by = Set(Some(actor.operator().to_string()));
             am.update(&txn).await?
         }
-        None => verification::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            placement_id: Set(id),
-            due_on: Set(done_on),
-            done_on: Set(Some(done_on)),
-            outcome: Set(Some(outcome)),
-            notes: Set(notes),
-            recorded_by: Set(Some(actor.operator().to_string())),
-            created_at: Set(now()),
+        None => {
+            verification::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                placement_id: Set(id),
+                due_on: Set(done_on),
+                done_on: Set(Some(done_on)),
+                outcome: Set(Some(outcome)),
+                notes: Set(notes),
+                recorded_by: Set(Some(actor.operator().to_string())),
+                created_at: Set(now()),
+            }
+            .insert(&txn)
+            .await?
         }
-        .insert(&txn)
-        .await?,
     };
     if let Some(next) = input.next_due_on {
         insert_open_verification(&txn, id, next).await?;

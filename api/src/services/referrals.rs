@@ -5,20 +5,22 @@
 use std::collections::BTreeMap;
 
 use entities::enums::{CaseStatus, RiskLevel, SubjectRole, TriageOutcome};
-use entities::{case_file, case_subject, case_team_member, person, referral, referral_reason, referral_subject};
+use entities::{
+    case_file, case_subject, case_team_member, person, referral, referral_reason, referral_subject,
+};
 use policy::{AgencyKind, Role};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::{Actor, agency_of, now, opt_text, text, uuid};
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::enums::TriageDecision;
 use crate::graphql::guard::{Record, RequestContext};
 use crate::graphql::inputs::{NewPersonInput, SubmitReferralInput, TriageReferralInput};
-use crate::graphql::enums::TriageDecision;
 
 const SOCIAL_SERVICES: [AgencyKind; 2] = [AgencyKind::SocialService, AgencyKind::SocialDistrict];
 
@@ -36,7 +38,13 @@ pub async fn submit(
             actor.role()
         )));
     }
-    let addressed = agency_of(db, "addressedTo", input.addressed_to.as_str(), &SOCIAL_SERVICES).await?;
+    let addressed = agency_of(
+        db,
+        "addressedTo",
+        input.addressed_to.as_str(),
+        &SOCIAL_SERVICES,
+    )
+    .await?;
     if input.reasons.is_empty() {
         return Err(ApiError::bad_input("reasons", "give at least one reason"));
     }
@@ -104,7 +112,11 @@ pub async fn submit(
     }
     .insert(&txn)
     .await?;
-    let mut reasons: Vec<_> = input.reasons.iter().map(|r| entities::enums::ReferralReason::from(*r)).collect();
+    let mut reasons: Vec<_> = input
+        .reasons
+        .iter()
+        .map(|r| entities::enums::ReferralReason::from(*r))
+        .collect();
     reasons.sort_by_key(|r| format!("{r:?}"));
     reasons.dedup();
     for reason in reasons {
@@ -158,7 +170,12 @@ pub async fn submit(
 fn new_person(field: &str, p: &NewPersonInput) -> ApiResult<(person::ActiveModel, Option<String>)> {
     let given = text(&format!("{field}.givenName"), &p.given_name, 1, 100)?;
     let family = text(&format!("{field}.familyName"), &p.family_name, 1, 100)?;
-    let fiscal = match p.fiscal_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let fiscal = match p
+        .fiscal_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(code) => {
             let code = code.to_uppercase();
             if code.len() != 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -174,20 +191,34 @@ fn new_person(field: &str, p: &NewPersonInput) -> ApiResult<(person::ActiveModel
     if let Some(b) = p.birth_on
         && b > chrono::Utc::now().date_naive()
     {
-        return Err(ApiError::bad_input(format!("{field}.birthOn"), "is in the future"));
+        return Err(ApiError::bad_input(
+            format!("{field}.birthOn"),
+            "is in the future",
+        ));
     }
     if p.languages.len() > 20 {
-        return Err(ApiError::bad_input(format!("{field}.languages"), "at most 20 languages"));
+        return Err(ApiError::bad_input(
+            format!("{field}.languages"),
+            "at most 20 languages",
+        ));
     }
     let mut languages = Vec::new();
     for (i, l) in p.languages.iter().enumerate() {
-        languages.push(serde_json::Value::String(text(&format!("{field}.languages[{i}]"), l, 2, 35)?));
+        languages.push(serde_json::Value::String(text(
+            &format!("{field}.languages[{i}]"),
+            l,
+            2,
+            35,
+        )?));
     }
     let email = opt_text(&format!("{field}.email"), p.email.as_deref(), 254)?;
     if let Some(e) = &email
         && !e.contains('@')
     {
-        return Err(ApiError::bad_input(format!("{field}.email"), "is not an e-mail address"));
+        return Err(ApiError::bad_input(
+            format!("{field}.email"),
+            "is not an e-mail address",
+        ));
     }
     let now = now();
     let model = person::ActiveModel {
@@ -197,12 +228,28 @@ fn new_person(field: &str, p: &NewPersonInput) -> ApiResult<(person::ActiveModel
         birth_on: Set(p.birth_on),
         sex: Set(p.sex.into()),
         fiscal_code: Set(fiscal.clone()),
-        birth_place: Set(opt_text(&format!("{field}.birthPlace"), p.birth_place.as_deref(), 100)?),
-        citizenship: Set(opt_text(&format!("{field}.citizenship"), p.citizenship.as_deref(), 100)?),
+        birth_place: Set(opt_text(
+            &format!("{field}.birthPlace"),
+            p.birth_place.as_deref(),
+            100,
+        )?),
+        citizenship: Set(opt_text(
+            &format!("{field}.citizenship"),
+            p.citizenship.as_deref(),
+            100,
+        )?),
         phone: Set(opt_text(&format!("{field}.phone"), p.phone.as_deref(), 40)?),
         email: Set(email),
-        address: Set(opt_text(&format!("{field}.address"), p.address.as_deref(), 300)?),
-        municipality: Set(opt_text(&format!("{field}.municipality"), p.municipality.as_deref(), 100)?),
+        address: Set(opt_text(
+            &format!("{field}.address"),
+            p.address.as_deref(),
+            300,
+        )?),
+        municipality: Set(opt_text(
+            &format!("{field}.municipality"),
+            p.municipality.as_deref(),
+            100,
+        )?),
         languages: Set(serde_json::Value::Array(languages)),
         mediator_needed: Set(p.mediator_needed),
         migration_status: Set(p.migration_status.into()),
@@ -232,9 +279,14 @@ pub async fn triage(
             "only the social service the referral is addressed to may triage it".into(),
         ));
     }
-    actor.require_role(&[Role::IntakeOperator, Role::CaseManager], "triage referrals")?;
+    actor.require_role(
+        &[Role::IntakeOperator, Role::CaseManager],
+        "triage referrals",
+    )?;
     if r.triage_outcome.is_some() {
-        return Err(ApiError::Conflict(format!("referral {id} was already triaged")));
+        return Err(ApiError::Conflict(format!(
+            "referral {id} was already triaged"
+        )));
     }
     match input.decision {
         TriageDecision::Accept => {
@@ -244,11 +296,17 @@ pub async fn triage(
         }
         TriageDecision::Redirect => {
             if input.case_manager.is_some() || input.risk_level.is_some() {
-                return Err(ApiError::bad_input("caseManager", "caseManager and riskLevel are only for ACCEPT"));
+                return Err(ApiError::bad_input(
+                    "caseManager",
+                    "caseManager and riskLevel are only for ACCEPT",
+                ));
             }
         }
         TriageDecision::Dismiss => {
-            if input.redirect_to.is_some() || input.case_manager.is_some() || input.risk_level.is_some() {
+            if input.redirect_to.is_some()
+                || input.case_manager.is_some()
+                || input.risk_level.is_some()
+            {
                 return Err(ApiError::bad_input(
                     "decision",
                     "DISMISS takes only a reason",
@@ -265,18 +323,23 @@ pub async fn triage(
                 Some(m) => text("caseManager", m, 1, 200)?,
                 None => actor.operator().to_string(),
             };
-            let risk: RiskLevel = input.risk_level.map(Into::into).unwrap_or(RiskLevel::Medium);
+            let risk: RiskLevel = input
+                .risk_level
+                .map(Into::into)
+                .unwrap_or(RiskLevel::Medium);
             let case_id = open_case(&txn, actor, &r, &manager, risk).await?;
             (TriageOutcome::Accepted, Some(case_id), None)
         }
         TriageDecision::Redirect => {
-            let target = input
-                .redirect_to
-                .as_ref()
-                .ok_or_else(|| ApiError::bad_input("redirectTo", "REDIRECT needs the agency to send it to"))?;
+            let target = input.redirect_to.as_ref().ok_or_else(|| {
+                ApiError::bad_input("redirectTo", "REDIRECT needs the agency to send it to")
+            })?;
             let target = agency_of(&txn, "redirectTo", target.as_str(), &SOCIAL_SERVICES).await?;
             if target.id == actor.agency() {
-                return Err(ApiError::bad_input("redirectTo", "cannot redirect to your own agency"));
+                return Err(ApiError::bad_input(
+                    "redirectTo",
+                    "cannot redirect to your own agency",
+                ));
             }
             forward_copy(&txn, &r, &target.id).await?;
             (TriageOutcome::Redirected, None, Some(target.id))
@@ -288,7 +351,10 @@ pub async fn triage(
         .col_expr(referral::Column::TriageOutcome, Expr::value(outcome))
         .col_expr(referral::Column::TriageReason, Expr::value(reason))
         .col_expr(referral::Column::TriagedAt, Expr::value(now))
-        .col_expr(referral::Column::TriagedBy, Expr::value(actor.operator().to_string()))
+        .col_expr(
+            referral::Column::TriagedBy,
+            Expr::value(actor.operator().to_string()),
+        )
         .col_expr(referral::Column::RedirectedToId, Expr::value(redirected_to))
         .col_expr(referral::Column::CaseId, Expr::value(case_id))
         .filter(referral::Column::Id.eq(id))
@@ -296,7 +362,9 @@ pub async fn triage(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(ApiError::Conflict(format!("referral {id} was already triaged")));
+        return Err(ApiError::Conflict(format!(
+            "referral {id} was already triaged"
+        )));
     }
     let saved = referral::Entity::find_by_id(id)
         .one(&txn)
@@ -365,7 +433,11 @@ async fn open_case<C: ConnectionTrait>(
 
 /// A redirected referral reaches its new social service as a fresh, untriaged
 /// copy (same reporter, reasons, subjects and reception time).
-async fn forward_copy<C: ConnectionTrait>(txn: &C, r: &referral::Model, target: &str) -> ApiResult<()> {
+async fn forward_copy<C: ConnectionTrait>(
+    txn: &C,
+    r: &referral::Model,
+    target: &str,
+) -> ApiResult<()> {
     let copy_id = Uuid::now_v7();
     referral::ActiveModel {
         id: Set(copy_id),

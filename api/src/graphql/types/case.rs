@@ -37,8 +37,10 @@ impl Case {
     /// Human-readable reference, unique in the network (e.g. `RETE-2026-7F3A9C21`).
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn reference(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.reference.clone()))
-            .await
+        self.show(ctx, DataClass::Administrative, |m| {
+            Some(m.reference.clone())
+        })
+        .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
@@ -59,8 +61,10 @@ impl Case {
     /// The case manager (operator id of the assistente sociale).
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn case_manager(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.case_manager.clone()))
-            .await
+        self.show(ctx, DataClass::Administrative, |m| {
+            Some(m.case_manager.clone())
+        })
+        .await
     }
 
     /// The social service's assessment of risk.
@@ -73,14 +77,17 @@ impl Case {
     /// The case summary (social assessment).
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn summary(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Social, |m| m.summary.clone()).await
+        self.show(ctx, DataClass::Social, |m| m.summary.clone())
+            .await
     }
 
     /// The juvenile court following the case, if any.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn court_of_record(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         match self
-            .show(ctx, DataClass::Administrative, |m| m.court_of_record_id.clone())
+            .show(ctx, DataClass::Administrative, |m| {
+                m.court_of_record_id.clone()
+            })
             .await?
         {
             Some(id) => agency(ctx, &id).await,
@@ -96,7 +103,8 @@ impl Case {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn closed_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| m.closed_on).await
+        self.show(ctx, DataClass::Administrative, |m| m.closed_on)
+            .await
     }
 
     /// The persons the case is about, with their role in it.
@@ -105,7 +113,12 @@ impl Case {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.subjects_of_case.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(CaseSubject).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(CaseSubject)
+                .collect(),
+        ))
     }
 
     /// The multi-agency team (équipe), past and present members.
@@ -114,7 +127,12 @@ impl Case {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.team_of_case.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(TeamMember).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(TeamMember)
+                .collect(),
+        ))
     }
 
     /// Placements of the case's subjects, newest last.
@@ -123,7 +141,12 @@ impl Case {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.placements_of_case.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(Placement).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(Placement)
+                .collect(),
+        ))
     }
 
     /// Orders of the juvenile court on this case.
@@ -132,7 +155,12 @@ impl Case {
         self.show(ctx, DataClass::Judicial, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.orders_of_case.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(CourtOrder).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(CourtOrder)
+                .collect(),
+        ))
     }
 
     /// Notes of the team. Each note's body is decided by the note's own class.
@@ -141,7 +169,9 @@ impl Case {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.notes_of_case.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(CaseNote).collect()))
+        Ok(Some(
+            rows.unwrap_or_default().into_iter().map(CaseNote).collect(),
+        ))
     }
 
     /// Services delivered to the family (mediation, psychological support...).
@@ -150,7 +180,12 @@ impl Case {
         self.show(ctx, DataClass::Social, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.interventions_of_case.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(Intervention).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(Intervention)
+                .collect(),
+        ))
     }
 
     /// How the caller's agency is linked to this case (not personal data).
@@ -168,15 +203,23 @@ pub struct CaseSubject(pub case_subject::Model);
 impl CaseSubject {
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn role(&self, ctx: &Context<'_>) -> Result<Option<enums::SubjectRole>> {
-        reveal(ctx, Record::Case(self.0.case_id), DataClass::Administrative, || {
-            Some(self.0.role.into())
-        })
+        reveal(
+            ctx,
+            Record::Case(self.0.case_id),
+            DataClass::Administrative,
+            || Some(self.0.role.into()),
+        )
         .await
     }
 
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
         let rc = ctx.data::<RequestContext>()?;
-        Ok(rc.loaders.person.load_one(self.0.person_id).await?.map(Person))
+        Ok(rc
+            .loaders
+            .person
+            .load_one(self.0.person_id)
+            .await?
+            .map(Person))
     }
 }
 
@@ -184,8 +227,18 @@ impl CaseSubject {
 pub struct TeamMember(pub case_team_member::Model);
 
 impl TeamMember {
-    async fn show<T>(&self, ctx: &Context<'_>, f: impl FnOnce(&case_team_member::Model) -> T) -> Result<T> {
-        reveal(ctx, Record::Case(self.0.case_id), DataClass::Administrative, || f(&self.0)).await
+    async fn show<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&case_team_member::Model) -> T,
+    ) -> Result<T> {
+        reveal(
+            ctx,
+            Record::Case(self.0.case_id),
+            DataClass::Administrative,
+            || f(&self.0),
+        )
+        .await
     }
 }
 
@@ -214,6 +267,7 @@ impl TeamMember {
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
+    #[allow(clippy::wrong_self_convention)] // a GraphQL field named after its column
     async fn from_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
         self.show(ctx, |m| Some(m.from_on)).await
     }
@@ -267,26 +321,35 @@ impl CaseNote {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn author_agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
-        let id = reveal(ctx, Record::Case(self.0.case_id), DataClass::Administrative, || {
-            self.0.author_agency_id.clone()
-        })
+        let id = reveal(
+            ctx,
+            Record::Case(self.0.case_id),
+            DataClass::Administrative,
+            || self.0.author_agency_id.clone(),
+        )
         .await?;
         agency(ctx, &id).await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn author_operator(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        reveal(ctx, Record::Case(self.0.case_id), DataClass::Administrative, || {
-            Some(self.0.author_operator.clone())
-        })
+        reveal(
+            ctx,
+            Record::Case(self.0.case_id),
+            DataClass::Administrative,
+            || Some(self.0.author_operator.clone()),
+        )
         .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn created_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        reveal(ctx, Record::Case(self.0.case_id), DataClass::Administrative, || {
-            Some(self.0.created_at)
-        })
+        reveal(
+            ctx,
+            Record::Case(self.0.case_id),
+            DataClass::Administrative,
+            || Some(self.0.created_at),
+        )
         .await
     }
 }
@@ -313,13 +376,16 @@ impl Intervention {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn kind(&self, ctx: &Context<'_>) -> Result<Option<enums::InterventionKind>> {
-        self.show(ctx, DataClass::Social, |m| Some(m.kind.into())).await
+        self.show(ctx, DataClass::Social, |m| Some(m.kind.into()))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn provider(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         let id = self
-            .show(ctx, DataClass::Administrative, |m| m.provider_agency_id.clone())
+            .show(ctx, DataClass::Administrative, |m| {
+                m.provider_agency_id.clone()
+            })
             .await?;
         agency(ctx, &id).await
     }
@@ -327,7 +393,10 @@ impl Intervention {
     /// The subject it is for, when it is for one person.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.show(ctx, DataClass::Administrative, |m| m.person_id).await? {
+        match self
+            .show(ctx, DataClass::Administrative, |m| m.person_id)
+            .await?
+        {
             Some(id) => {
                 let rc = ctx.data::<RequestContext>()?;
                 Ok(rc.loaders.person.load_one(id).await?.map(Person))
@@ -338,12 +407,14 @@ impl Intervention {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn start_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.start_on)).await
+        self.show(ctx, DataClass::Administrative, |m| Some(m.start_on))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn end_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| m.end_on).await
+        self.show(ctx, DataClass::Administrative, |m| m.end_on)
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]

@@ -32,7 +32,9 @@ impl CourtOrder {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn case(&self, ctx: &Context<'_>) -> Result<Option<Case>> {
-        let id = self.show(ctx, DataClass::Administrative, |m| m.case_id).await?;
+        let id = self
+            .show(ctx, DataClass::Administrative, |m| m.case_id)
+            .await?;
         let rc = ctx.data::<RequestContext>()?;
         Ok(rc.loaders.case.load_one(id).await?.map(Case))
     }
@@ -40,35 +42,42 @@ impl CourtOrder {
     /// The court that issued it.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn court(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
-        let id = self.show(ctx, DataClass::Administrative, |m| m.court_id.clone()).await?;
+        let id = self
+            .show(ctx, DataClass::Administrative, |m| m.court_id.clone())
+            .await?;
         agency(ctx, &id).await
     }
 
     /// Numero di ruolo / docket number.
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
     async fn docket_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Judicial, |m| Some(m.docket_number.clone())).await
+        self.show(ctx, DataClass::Judicial, |m| Some(m.docket_number.clone()))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
     async fn kind(&self, ctx: &Context<'_>) -> Result<Option<enums::CourtOrderKind>> {
-        self.show(ctx, DataClass::Judicial, |m| Some(m.kind.into())).await
+        self.show(ctx, DataClass::Judicial, |m| Some(m.kind.into()))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
     async fn issued_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Judicial, |m| Some(m.issued_on)).await
+        self.show(ctx, DataClass::Judicial, |m| Some(m.issued_on))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
     async fn summary(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Judicial, |m| Some(m.summary.clone())).await
+        self.show(ctx, DataClass::Judicial, |m| Some(m.summary.clone()))
+            .await
     }
 
     /// The order's text.
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
     async fn text(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Judicial, |m| m.text.clone()).await
+        self.show(ctx, DataClass::Judicial, |m| m.text.clone())
+            .await
     }
 
     /// What the order asks of which agency, and by when.
@@ -97,8 +106,15 @@ pub struct Mandate {
 }
 
 impl Mandate {
-    async fn show<T>(&self, ctx: &Context<'_>, f: impl FnOnce(&court_order_mandate::Model) -> T) -> Result<T> {
-        reveal(ctx, Record::Case(self.case_id), DataClass::Judicial, || f(&self.model)).await
+    async fn show<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&court_order_mandate::Model) -> T,
+    ) -> Result<T> {
+        reveal(ctx, Record::Case(self.case_id), DataClass::Judicial, || {
+            f(&self.model)
+        })
+        .await
     }
 }
 

@@ -74,7 +74,11 @@ impl Me {
     }
     /// The version of the agreement deciding this request's fields.
     async fn policy_version(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(ctx.data::<super::guard::RequestContext>()?.policy.version.clone())
+        Ok(ctx
+            .data::<super::guard::RequestContext>()?
+            .policy
+            .version
+            .clone())
     }
     /// The hub's idea of today (dates such as "due" are computed against it).
     async fn today(&self, ctx: &Context<'_>) -> Result<NaiveDate> {
@@ -83,7 +87,11 @@ impl Me {
 }
 
 /// Parse an `ID` argument as a UUID, naming the argument when it is not one.
-pub(crate) fn uuid_arg(field: &str, id: &ID) -> std::result::Result<uuid::Uuid, crate::error::ApiError> {
-    uuid::Uuid::parse_str(id.as_str())
-        .map_err(|_| crate::error::ApiError::bad_input(field, format!("`{}` is not a valid id", id.as_str())))
+pub(crate) fn uuid_arg(
+    field: &str,
+    id: &ID,
+) -> std::result::Result<uuid::Uuid, crate::error::ApiError> {
+    uuid::Uuid::parse_str(id.as_str()).map_err(|_| {
+        crate::error::ApiError::bad_input(field, format!("`{}` is not a valid id", id.as_str()))
+    })
 }

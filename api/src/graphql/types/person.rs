@@ -32,12 +32,14 @@ impl Person {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Identity))]
     async fn given_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Identity, |m| Some(m.given_name.clone())).await
+        self.show(ctx, DataClass::Identity, |m| Some(m.given_name.clone()))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Identity))]
     async fn family_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Identity, |m| Some(m.family_name.clone())).await
+        self.show(ctx, DataClass::Identity, |m| Some(m.family_name.clone()))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Identity))]
@@ -47,44 +49,52 @@ impl Person {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Identity))]
     async fn sex(&self, ctx: &Context<'_>) -> Result<Option<enums::Sex>> {
-        self.show(ctx, DataClass::Identity, |m| Some(m.sex.into())).await
+        self.show(ctx, DataClass::Identity, |m| Some(m.sex.into()))
+            .await
     }
 
     /// Codice fiscale.
     #[graphql(directive = dataClass::apply(enums::DataClass::Identity))]
     async fn fiscal_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Identity, |m| m.fiscal_code.clone()).await
+        self.show(ctx, DataClass::Identity, |m| m.fiscal_code.clone())
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Identity))]
     async fn birth_place(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Identity, |m| m.birth_place.clone()).await
+        self.show(ctx, DataClass::Identity, |m| m.birth_place.clone())
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Migration))]
     async fn citizenship(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Migration, |m| m.citizenship.clone()).await
+        self.show(ctx, DataClass::Migration, |m| m.citizenship.clone())
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Contact))]
     async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Contact, |m| m.phone.clone()).await
+        self.show(ctx, DataClass::Contact, |m| m.phone.clone())
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Contact))]
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Contact, |m| m.email.clone()).await
+        self.show(ctx, DataClass::Contact, |m| m.email.clone())
+            .await
     }
 
     /// Home address (never a shelter's: that is a facility's secret location).
     #[graphql(directive = dataClass::apply(enums::DataClass::Contact))]
     async fn address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Contact, |m| m.address.clone()).await
+        self.show(ctx, DataClass::Contact, |m| m.address.clone())
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Contact))]
     async fn municipality(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Contact, |m| m.municipality.clone()).await
+        self.show(ctx, DataClass::Contact, |m| m.municipality.clone())
+            .await
     }
 
     /// Languages spoken (ISO 639-1 codes).
@@ -94,7 +104,11 @@ impl Person {
             Some(
                 m.languages
                     .as_array()
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             )
         })
@@ -104,19 +118,23 @@ impl Person {
     /// Whether a linguistic-cultural mediator is needed.
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn mediator_needed(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
-        self.show(ctx, DataClass::Social, |m| Some(m.mediator_needed)).await
+        self.show(ctx, DataClass::Social, |m| Some(m.mediator_needed))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Migration))]
     async fn migration_status(&self, ctx: &Context<'_>) -> Result<Option<enums::MigrationStatus>> {
-        self.show(ctx, DataClass::Migration, |m| Some(m.migration_status.into()))
-            .await
+        self.show(ctx, DataClass::Migration, |m| {
+            Some(m.migration_status.into())
+        })
+        .await
     }
 
     /// Expiry of the residence permit.
     #[graphql(directive = dataClass::apply(enums::DataClass::Migration))]
     async fn permit_expires_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Migration, |m| m.permit_expires_on).await
+        self.show(ctx, DataClass::Migration, |m| m.permit_expires_on)
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::EthnicOrigin))]
@@ -131,7 +149,12 @@ impl Person {
         self.show(ctx, DataClass::Health, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.health_of_person.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(HealthEvent).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(HealthEvent)
+                .collect(),
+        ))
     }
 
     /// The cases this person is a subject of that the caller can reach.
@@ -140,12 +163,20 @@ impl Person {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let links = rc.loaders.cases_of_person.load_one(self.0.id).await?;
-        let ids: Vec<_> = links.unwrap_or_default().iter().map(|s| s.case_id).collect();
+        let ids: Vec<_> = links
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.case_id)
+            .collect();
         let reach = rc.loaders.case_links.load_many(ids.iter().copied()).await?;
         let cases = rc
             .loaders
             .case
-            .load_many(ids.iter().copied().filter(|id| reach.get(id).is_some_and(|l| !l.is_empty())))
+            .load_many(
+                ids.iter()
+                    .copied()
+                    .filter(|id| reach.get(id).is_some_and(|l| !l.is_empty())),
+            )
             .await?;
         let mut out: Vec<Case> = cases.into_values().map(Case).collect();
         out.sort_by_key(|c| c.0.id);
@@ -157,8 +188,18 @@ impl Person {
 pub struct HealthEvent(pub health_event::Model);
 
 impl HealthEvent {
-    async fn show<T>(&self, ctx: &Context<'_>, f: impl FnOnce(&health_event::Model) -> T) -> Result<T> {
-        reveal(ctx, Record::Person(self.0.person_id), DataClass::Health, || f(&self.0)).await
+    async fn show<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&health_event::Model) -> T,
+    ) -> Result<T> {
+        reveal(
+            ctx,
+            Record::Person(self.0.person_id),
+            DataClass::Health,
+            || f(&self.0),
+        )
+        .await
     }
 }
 

@@ -45,16 +45,22 @@ impl Facility {
     }
     #[graphql(directive = dataClass::apply(enums::DataClass::SecretLocation))]
     async fn city(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        reveal(ctx, Record::Facility(self.0.id), DataClass::SecretLocation, || {
-            self.0.city.clone()
-        })
+        reveal(
+            ctx,
+            Record::Facility(self.0.id),
+            DataClass::SecretLocation,
+            || self.0.city.clone(),
+        )
         .await
     }
     #[graphql(directive = dataClass::apply(enums::DataClass::SecretLocation))]
     async fn address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        reveal(ctx, Record::Facility(self.0.id), DataClass::SecretLocation, || {
-            Some(self.0.address.clone())
-        })
+        reveal(
+            ctx,
+            Record::Facility(self.0.id),
+            DataClass::SecretLocation,
+            || Some(self.0.address.clone()),
+        )
         .await
     }
 }
@@ -82,7 +88,9 @@ impl Placement {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn case(&self, ctx: &Context<'_>) -> Result<Option<Case>> {
-        let id = self.show(ctx, DataClass::Administrative, |m| m.case_id).await?;
+        let id = self
+            .show(ctx, DataClass::Administrative, |m| m.case_id)
+            .await?;
         let rc = ctx.data::<RequestContext>()?;
         Ok(rc.loaders.case.load_one(id).await?.map(Case))
     }
@@ -90,7 +98,9 @@ impl Placement {
     /// The facility: knowing it locates the guests, so it is SECRET_LOCATION.
     #[graphql(directive = dataClass::apply(enums::DataClass::SecretLocation))]
     async fn facility(&self, ctx: &Context<'_>) -> Result<Option<Facility>> {
-        let id = self.show(ctx, DataClass::SecretLocation, |m| m.facility_id).await?;
+        let id = self
+            .show(ctx, DataClass::SecretLocation, |m| m.facility_id)
+            .await?;
         let rc = ctx.data::<RequestContext>()?;
         Ok(rc.loaders.facility.load_one(id).await?.map(Facility))
     }
@@ -101,41 +111,57 @@ impl Placement {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let guests = rc.loaders.guests_of_placement.load_one(self.0.id).await?;
-        let ids: Vec<_> = guests.unwrap_or_default().iter().map(|g| g.person_id).collect();
+        let ids: Vec<_> = guests
+            .unwrap_or_default()
+            .iter()
+            .map(|g| g.person_id)
+            .collect();
         let persons = rc.loaders.person.load_many(ids.iter().copied()).await?;
-        Ok(Some(ids.iter().filter_map(|id| persons.get(id).cloned().map(Person)).collect()))
+        Ok(Some(
+            ids.iter()
+                .filter_map(|id| persons.get(id).cloned().map(Person))
+                .collect(),
+        ))
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn start_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.start_on)).await
+        self.show(ctx, DataClass::Administrative, |m| Some(m.start_on))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn planned_end_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| m.planned_end_on).await
+        self.show(ctx, DataClass::Administrative, |m| m.planned_end_on)
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn end_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| m.end_on).await
+        self.show(ctx, DataClass::Administrative, |m| m.end_on)
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn end_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Social, |m| m.end_reason.clone()).await
+        self.show(ctx, DataClass::Social, |m| m.end_reason.clone())
+            .await
     }
 
     /// An emergency placement (e.g. art. 403 c.c.), to be ratified by the court.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn emergency(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.emergency)).await
+        self.show(ctx, DataClass::Administrative, |m| Some(m.emergency))
+            .await
     }
 
     /// The court order that authorises it, if any.
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
     async fn authorising_order(&self, ctx: &Context<'_>) -> Result<Option<CourtOrder>> {
-        match self.show(ctx, DataClass::Judicial, |m| m.authorising_order_id).await? {
+        match self
+            .show(ctx, DataClass::Judicial, |m| m.authorising_order_id)
+            .await?
+        {
             Some(id) => {
                 let rc = ctx.data::<RequestContext>()?;
                 Ok(rc.loaders.court_order.load_one(id).await?.map(CourtOrder))
@@ -149,7 +175,11 @@ impl Placement {
     async fn verifications(&self, ctx: &Context<'_>) -> Result<Option<Vec<Verification>>> {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
-        let rows = rc.loaders.verifications_of_placement.load_one(self.0.id).await?;
+        let rows = rc
+            .loaders
+            .verifications_of_placement
+            .load_one(self.0.id)
+            .await?;
         Ok(Some(
             rows.unwrap_or_default()
                 .into_iter()
@@ -188,24 +218,29 @@ impl Verification {
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn placement(&self, ctx: &Context<'_>) -> Result<Option<Placement>> {
-        let id = self.show(ctx, DataClass::Administrative, |m| m.placement_id).await?;
+        let id = self
+            .show(ctx, DataClass::Administrative, |m| m.placement_id)
+            .await?;
         let rc = ctx.data::<RequestContext>()?;
         Ok(rc.loaders.placement.load_one(id).await?.map(Placement))
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn due_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.due_on)).await
+        self.show(ctx, DataClass::Administrative, |m| Some(m.due_on))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn done_on(&self, ctx: &Context<'_>) -> Result<Option<NaiveDate>> {
-        self.show(ctx, DataClass::Administrative, |m| m.done_on).await
+        self.show(ctx, DataClass::Administrative, |m| m.done_on)
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<enums::VerificationOutcome>> {
-        self.show(ctx, DataClass::Social, |m| m.outcome.map(Into::into)).await
+        self.show(ctx, DataClass::Social, |m| m.outcome.map(Into::into))
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
@@ -216,6 +251,7 @@ impl Verification {
     /// The operator who recorded it.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn recorded_by(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Administrative, |m| m.recorded_by.clone()).await
+        self.show(ctx, DataClass::Administrative, |m| m.recorded_by.clone())
+            .await
     }
 }

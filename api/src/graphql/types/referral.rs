@@ -35,7 +35,9 @@ impl Referral {
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn reporter(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         let id = self
-            .show(ctx, DataClass::Administrative, |m| m.reporter_agency_id.clone())
+            .show(ctx, DataClass::Administrative, |m| {
+                m.reporter_agency_id.clone()
+            })
             .await?;
         agency(ctx, &id).await
     }
@@ -51,15 +53,19 @@ impl Referral {
     /// The operator who made the report.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn reporter_operator(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Administrative, |m| Some(m.reporter_operator.clone()))
-            .await
+        self.show(ctx, DataClass::Administrative, |m| {
+            Some(m.reporter_operator.clone())
+        })
+        .await
     }
 
     /// The social service that triages it.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn addressed_to(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         let id = self
-            .show(ctx, DataClass::Administrative, |m| m.addressed_to_id.clone())
+            .show(ctx, DataClass::Administrative, |m| {
+                m.addressed_to_id.clone()
+            })
             .await?;
         agency(ctx, &id).await
     }
@@ -88,13 +94,19 @@ impl Referral {
         self.show(ctx, DataClass::Social, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.reasons_of_referral.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(|r| r.reason.into()).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(|r| r.reason.into())
+                .collect(),
+        ))
     }
 
     /// What the reporter saw.
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn description(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Social, |m| m.description.clone()).await
+        self.show(ctx, DataClass::Social, |m| m.description.clone())
+            .await
     }
 
     /// The persons the report is about.
@@ -103,36 +115,48 @@ impl Referral {
         self.show(ctx, DataClass::Administrative, |_| ()).await?;
         let rc = ctx.data::<RequestContext>()?;
         let rows = rc.loaders.subjects_of_referral.load_one(self.0.id).await?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(ReferralSubject).collect()))
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(ReferralSubject)
+                .collect(),
+        ))
     }
 
     /// `null` while untriaged.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn triage_outcome(&self, ctx: &Context<'_>) -> Result<Option<enums::TriageOutcome>> {
-        self.show(ctx, DataClass::Administrative, |m| m.triage_outcome.map(Into::into))
-            .await
+        self.show(ctx, DataClass::Administrative, |m| {
+            m.triage_outcome.map(Into::into)
+        })
+        .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
     async fn triage_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Social, |m| m.triage_reason.clone()).await
+        self.show(ctx, DataClass::Social, |m| m.triage_reason.clone())
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn triaged_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        self.show(ctx, DataClass::Administrative, |m| m.triaged_at).await
+        self.show(ctx, DataClass::Administrative, |m| m.triaged_at)
+            .await
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn triaged_by(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        self.show(ctx, DataClass::Administrative, |m| m.triaged_by.clone()).await
+        self.show(ctx, DataClass::Administrative, |m| m.triaged_by.clone())
+            .await
     }
 
     /// Where a REDIRECTED referral was sent.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn redirected_to(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         match self
-            .show(ctx, DataClass::Administrative, |m| m.redirected_to_id.clone())
+            .show(ctx, DataClass::Administrative, |m| {
+                m.redirected_to_id.clone()
+            })
             .await?
         {
             Some(id) => agency(ctx, &id).await,
@@ -143,7 +167,10 @@ impl Referral {
     /// The case an ACCEPTED referral opened, when the caller can reach it.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn case(&self, ctx: &Context<'_>) -> Result<Option<Case>> {
-        let Some(id) = self.show(ctx, DataClass::Administrative, |m| m.case_id).await? else {
+        let Some(id) = self
+            .show(ctx, DataClass::Administrative, |m| m.case_id)
+            .await?
+        else {
             return Ok(None);
         };
         let rc = ctx.data::<RequestContext>()?;
@@ -161,14 +188,22 @@ pub struct ReferralSubject(pub referral_subject::Model);
 impl ReferralSubject {
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn role(&self, ctx: &Context<'_>) -> Result<Option<enums::SubjectRole>> {
-        reveal(ctx, Record::Referral(self.0.referral_id), DataClass::Administrative, || {
-            Some(self.0.role.into())
-        })
+        reveal(
+            ctx,
+            Record::Referral(self.0.referral_id),
+            DataClass::Administrative,
+            || Some(self.0.role.into()),
+        )
         .await
     }
 
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
         let rc = ctx.data::<RequestContext>()?;
-        Ok(rc.loaders.person.load_one(self.0.person_id).await?.map(Person))
+        Ok(rc
+            .loaders
+            .person
+            .load_one(self.0.person_id)
+            .await?
+            .map(Person))
     }
 }
