@@ -1,0 +1,246 @@
+//! The `rete` command line, run as a real process: the contract scripts rely on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REPO_SCHEMA: &str = include_str!("../../schema.graphql");
+
+fn rete(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rete"));
+    c.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("RETE_CONFIG")
+        .env_remove("RETE_LISTEN")
+        .env("RETE_LOG", "info");
+    c
+}
+
+#[test]
+fn rete_schema_prints_the_committed_sdl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rete(dir.path()).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), REPO_SCHEMA);
+}
+
+#[test]
+fn rete_token_without_the_demo_key_says_what_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rete(dir.path())
+        .args([
+            "token",
+            "--agency",
+            "polo-nord",
+            "--role",
+            "CASE_MANAGER",
+            "--purpose",
+            "CASE_MANAGEMENT",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("rete serve --demo"), "{err}");
+}
+
+#[test]
+fn rete_token_refuses_an_unknown_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rete(dir.path())
+        .args([
+            "token",
+            "--agency",
+            "polo-nord",
+            "--role",
+            "CHEF",
+            "--purpose",
+            "CASE_MANAGEMENT",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("unknown role `CHEF`")
+    );
+}
+
+#[test]
+fn serve_without_an_issuer_and_without_demo_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rete(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("auth.issuers")
+    );
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rete.toml"),
+        "listen = \"127.0.0.1:0\"\n[limits]\nmax_dept = 3\n",
+    )
+    .unwrap();
+    let out = rete(dir.path())
+        .args(["--config", "rete.toml", "serve", "--demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("max_dept"));
+}
+
+#[test]
+fn migrate_creates_the_schema_in_a_new_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rete(dir.path())
+        .args(["--database-url", "sqlite://fresh.db?mode=rwc", "migrate"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("fresh.db").exists());
+    // Twice is fine.
+    let again = rete(dir.path())
+        .args(["--database-url", "sqlite://fresh.db?mode=rwc", "migrate"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `rete serve --demo` on a free port; returns the process and its address.
+fn serve_demo(dir: &std::path::Path) -> (Server, String) {
+    let mut child = rete(dir)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                let addr = addr.split_whitespace().next().unwrap().to_string();
+                // Keep draining stderr so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in rx {});
+                return (Server(child), addr);
+            }
+            seen.push(line);
+        }
+    }
+    panic!("rete serve --demo did not start: {seen:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_answers_a_token_minted_by_rete_token_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = serve_demo(dir.path());
+    assert!(
+        dir.path().join("rete.db").exists(),
+        "the SQLite file is created in the working directory"
+    );
+    let out = rete(dir.path())
+        .args([
+            "token",
+            "--agency",
+            "polo-nord",
+            "--role",
+            "CASE_MANAGER",
+            "--purpose",
+            "CASE_MANAGEMENT",
+            "--ttl",
+            "5m",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "stdout holds only the token");
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let resp = client
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ me { operator agency { id } } cases(first: 1) { totalCount } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["agency"]["id"], "polo-nord");
+    assert_eq!(body["data"]["cases"]["totalCount"], 100);
+
+    // SIGTERM: finish in-flight requests, then exit 0.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "rete did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A second start reuses the seeded database and the demo key.
+    let (_again, addr2) = serve_demo(dir.path());
+    let resp = client
+        .post(format!("http://{addr2}/graphql"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ cases(first: 1) { totalCount } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["cases"]["totalCount"], 100, "seeded once");
+}
