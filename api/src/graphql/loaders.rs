@@ -18,6 +18,8 @@ use entities::{
 };
 use futures::future::BoxFuture;
 use policy::Relationship;
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -265,47 +267,39 @@ pub async fn case_links<C: sea_orm::ConnectionTrait>(
     today: NaiveDate,
     keys: &[Uuid],
 ) -> Result<HashMap<Uuid, Links>, DbErr> {
-    let ids = || keys.iter().copied();
-    let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
-    let heads: Vec<(Uuid, String, Option<String>)> = case_file::Entity::find()
-        .select_only()
-        .columns([
-            case_file::Column::Id,
-            case_file::Column::LeadAgencyId,
-            case_file::Column::CourtOfRecordId,
-        ])
-        .filter(case_file::Column::Id.is_in(ids()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (id, lead, court) in heads {
-        if lead == agency {
-            add(&mut out, id, Relationship::Lead);
-        }
-        if court.as_deref() == Some(agency) {
-            add(&mut out, id, Relationship::CourtOfRecord);
-        }
-    }
-    for (rel, q) in [
-        (Relationship::TeamMember, scope::team(agency, today)),
-        (Relationship::Referrer, scope::referrer(agency)),
-        (
-            Relationship::FacilityOperator,
-            scope::facility_operator(agency),
-        ),
-        (Relationship::CourtOfRecord, scope::court(agency)),
-    ] {
-        let found: Vec<Uuid> = case_file::Entity::find()
+    // One statement: each link is a column (`id IN (<the agency's cases>)`).
+    let member =
+        |q| ExprTrait::in_subquery(Expr::col((case_file::Entity, case_file::Column::Id)), q);
+    let rows: Vec<(Uuid, String, Option<String>, bool, bool, bool, bool)> =
+        case_file::Entity::find()
             .select_only()
-            .column(case_file::Column::Id)
-            .filter(case_file::Column::Id.is_in(ids()))
-            .filter(case_file::Column::Id.in_subquery(q))
+            .columns([
+                case_file::Column::Id,
+                case_file::Column::LeadAgencyId,
+                case_file::Column::CourtOfRecordId,
+            ])
+            .expr_as(member(scope::team(agency, today)), "team")
+            .expr_as(member(scope::referrer(agency)), "referrer")
+            .expr_as(member(scope::facility_operator(agency)), "operator")
+            .expr_as(member(scope::court(agency)), "court")
+            .filter(case_file::Column::Id.is_in(keys.iter().copied()))
             .into_tuple()
             .all(db)
             .await?;
-        for id in found {
-            add(&mut out, id, rel);
-        }
+    let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
+    for (id, lead, court_of_record, team, referrer, operator, court) in rows {
+        let links = out.entry(id).or_default();
+        let holds = [
+            (lead == agency, Relationship::Lead),
+            (
+                court_of_record.as_deref() == Some(agency) || court,
+                Relationship::CourtOfRecord,
+            ),
+            (team, Relationship::TeamMember),
+            (referrer, Relationship::Referrer),
+            (operator, Relationship::FacilityOperator),
+        ];
+        links.extend(holds.into_iter().filter(|(h, _)| *h).map(|(_, r)| r));
     }
     Ok(out)
 }
