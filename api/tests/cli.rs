@@ -131,8 +131,11 @@ impl Drop for Server {
     }
 }
 
-/// Start `rete serve --demo` on a free port; returns the process and its address.
-fn serve_demo(dir: &std::path::Path) -> (Server, String) {
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Start `rete serve --demo` on a free port; returns the process, its address
+/// and everything it logs.
+fn serve_demo(dir: &std::path::Path) -> (Server, String, Log) {
     let mut child = rete(dir)
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
@@ -147,25 +150,33 @@ fn serve_demo(dir: &std::path::Path) -> (Server, String) {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
+    let log: Log = Default::default();
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            log.lock().unwrap().push(line.clone());
             if let Some(addr) = line.split("addr=").nth(1) {
                 let addr = addr.split_whitespace().next().unwrap().to_string();
-                // Keep draining stderr so the server never blocks on a full pipe.
-                std::thread::spawn(move || for _ in rx {});
-                return (Server(child), addr);
+                // Keep reading stderr so the server never blocks on a full pipe.
+                let keep = log.clone();
+                std::thread::spawn(move || {
+                    for line in rx {
+                        keep.lock().unwrap().push(line);
+                    }
+                });
+                return (Server(child), addr, log);
             }
-            seen.push(line);
         }
     }
-    panic!("rete serve --demo did not start: {seen:#?}");
+    panic!(
+        "rete serve --demo did not start: {:#?}",
+        log.lock().unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_answers_a_token_minted_by_rete_token_and_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve_demo(dir.path());
+    let (mut server, addr, log) = serve_demo(dir.path());
     assert!(
         dir.path().join("rete.db").exists(),
         "the SQLite file is created in the working directory"
@@ -231,8 +242,27 @@ async fn serve_demo_answers_a_token_minted_by_rete_token_and_stops_gracefully() 
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // The log has a line per request but no personal value, token or query.
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = log.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("path=/graphql") && l.contains("status=200")),
+        "{lines:#?}"
+    );
+    for l in &lines {
+        assert!(
+            !l.contains(" Demo R") && !l.contains(" Demo B") && !l.contains(" Demo O"),
+            "a family name in the log: {l}"
+        );
+        assert!(!l.contains("DMO0"), "a fiscal code in the log: {l}");
+        assert!(!l.contains(&token[..40]), "the token in the log: {l}");
+        assert!(!l.contains("totalCount"), "the query in the log: {l}");
+    }
+
     // A second start reuses the seeded database and the demo key.
-    let (_again, addr2) = serve_demo(dir.path());
+    let (_again, addr2, _) = serve_demo(dir.path());
     let resp = client
         .post(format!("http://{addr2}/graphql"))
         .bearer_auth(&token)
