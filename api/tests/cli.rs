@@ -136,13 +136,16 @@ type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 /// Start `rete serve --demo` on a free port; returns the process, its address
 /// and everything it logs.
 fn serve_demo(dir: &std::path::Path) -> (Server, String, Log) {
-    let mut child = rete(dir)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    // Owned by `Server` at once, so every path (a panic included) reaps it.
+    let mut server = Server(
+        rete(dir)
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = server.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -163,7 +166,7 @@ fn serve_demo(dir: &std::path::Path) -> (Server, String, Log) {
                         keep.lock().unwrap().push(line);
                     }
                 });
-                return (Server(child), addr, log);
+                return (server, addr, log);
             }
         }
     }
