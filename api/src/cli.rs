@@ -47,6 +47,11 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL SDL (what `schema.graphql` holds).
     Schema,
+    /// Check or compare network agreements (policy files).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Print a token signed with the demo key (trusted by `serve --demo` only).
     Token {
         /// Agency id, e.g. `polo-nord`.
@@ -67,6 +72,46 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Validate an agreement file; print its version hash, or every problem
+    /// with its line.
+    Check { file: PathBuf },
+    /// List every grant the NEW agreement adds or removes compared to OLD.
+    Diff { old: PathBuf, new: PathBuf },
+}
+
+fn load_policy(file: &std::path::Path) -> Result<policy::Policy, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    policy::Policy::from_toml(&file.display().to_string(), &text).map_err(|e| e.to_string())
+}
+
+fn policy_command(command: PolicyCommand) -> Result<(), String> {
+    match command {
+        PolicyCommand::Check { file } => {
+            let p = load_policy(&file)?;
+            println!(
+                "{}: valid — {} rules, {} duties, version {}",
+                file.display(),
+                p.rules.len(),
+                p.duties.len(),
+                p.version
+            );
+            Ok(())
+        }
+        PolicyCommand::Diff { old, new } => {
+            let (a, b) = (load_policy(&old)?, load_policy(&new)?);
+            let changes = policy::diff(&a, &b);
+            for c in &changes {
+                println!("{c}");
+            }
+            eprintln!("{} grant(s) added or removed", changes.len());
+            Ok(())
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> Result<(), String> {
     let mut config = match &cli.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
@@ -76,6 +121,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         config.database_url = url.clone();
     }
     match cli.command {
+        Command::Policy { command } => policy_command(command),
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

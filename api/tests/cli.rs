@@ -282,3 +282,42 @@ async fn serve_demo_answers_a_token_minted_by_rete_token_and_stops_gracefully() 
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["data"]["cases"]["totalCount"], 100, "seeded once");
 }
+
+#[test]
+fn policy_check_accepts_the_demo_agreement_and_prints_its_version() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = rete(&repo)
+        .args(["policy", "check", "policies/network.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("valid") && text.contains("version "),
+        "{text}"
+    );
+}
+
+#[test]
+fn policy_check_names_the_file_line_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[agreement]\nname = \"x\"\nversion = \"1\"\n\n[[rule]]\nid = \"r\"\ndescription = \"d\"\npurposes = [\"CASE_MANAGEMENT\"]\nclasses = [\"HEALTHY\"]\nrelationships = [\"LEAD\"]\n",
+    )
+    .unwrap();
+    let out = rete(dir.path())
+        .args(["policy", "check", "bad.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad.toml:9:") && err.contains("unknown data class \"HEALTHY\""),
+        "{err}"
+    );
+}

@@ -132,6 +132,145 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// The kinds of legal basis a rule can rest on. The order is the order of
+    /// preference when several hold: a court order, then a legal duty, then
+    /// consent, and break-glass last, so that an access that had another basis is
+    /// never recorded as an emergency.
+    BasisKind, "legal basis" {
+        CourtOrder => "COURT_ORDER",
+        Duty => "DUTY",
+        Consent => "CONSENT",
+        BreakGlass => "BREAK_GLASS",
+    }
+);
+
+impl DataClass {
+    /// The classes that a person a subject is protected from must never open:
+    /// where the subject is and how to reach them.
+    pub const PROTECTED_FROM_LINKS: &'static [DataClass] =
+        &[DataClass::Contact, DataClass::SecretLocation];
+
+    /// The classes the purpose STATISTICS may never see: they identify or locate
+    /// a person.
+    pub const NEVER_FOR_STATISTICS: &'static [DataClass] = &[
+        DataClass::Identity,
+        DataClass::Contact,
+        DataClass::SecretLocation,
+    ];
+}
+
+use AgencyKind as K;
+
+/// Every agency kind, for roles found at any agency.
+const EVERY_KIND: &[AgencyKind] = AgencyKind::ALL;
+
+impl Role {
+    /// The agency kinds at which an operator can hold this role. The policy file
+    /// is checked against this table: a rule or duty naming a role that cannot
+    /// exist at any of its agency kinds could never apply. Kept here, once, and
+    /// documented in docs/policy.md.
+    pub fn agency_kinds(self) -> &'static [AgencyKind] {
+        match self {
+            Role::CaseManager => &[K::SocialService, K::SocialDistrict],
+            Role::IntakeOperator => &[K::SocialService, K::SocialDistrict, K::AntiViolenceCentre],
+            Role::SocialWorker => &[
+                K::SocialService,
+                K::SocialDistrict,
+                K::Hospital,
+                K::Consultorio,
+                K::AntiViolenceCentre,
+                K::ReceptionCommunity,
+                K::Cooperative,
+                K::Association,
+            ],
+            Role::Psychologist => &[
+                K::SocialService,
+                K::SocialDistrict,
+                K::Hospital,
+                K::Consultorio,
+                K::AntiViolenceCentre,
+                K::ReceptionCommunity,
+                K::Cooperative,
+                K::Association,
+                K::School,
+            ],
+            Role::HealthProfessional => &[K::Hospital, K::Consultorio],
+            Role::Educator => &[
+                K::SocialService,
+                K::SocialDistrict,
+                K::AntiViolenceCentre,
+                K::ReceptionCommunity,
+                K::Cooperative,
+                K::Association,
+                K::School,
+            ],
+            Role::Judge | Role::CourtClerk => &[K::JuvenileCourt],
+            Role::Mediator | Role::PrivacyOfficer | Role::Integrator | Role::Analyst => EVERY_KIND,
+        }
+    }
+
+    /// Can an operator of an agency of `kind` hold this role?
+    pub fn exists_at(self, kind: AgencyKind) -> bool {
+        self.agency_kinds().contains(&kind)
+    }
+}
+
+impl Relationship {
+    /// The agency kinds that can hold this relationship to a case. Only the court
+    /// of record is restricted (to the juvenile court); the others follow from
+    /// the case's own records.
+    pub fn agency_kinds(self) -> &'static [AgencyKind] {
+        match self {
+            Relationship::CourtOfRecord => &[K::JuvenileCourt],
+            _ => EVERY_KIND,
+        }
+    }
+}
+
+/// A code of the HL7 v3 PurposeOfUse value set
+/// (`http://terminology.hl7.org/ValueSet/v3-PurposeOfUse`), as the FHIR side
+/// writes it in `Consent.provision.purpose` or an AuditEvent's `purposeOfEvent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct PurposeOfUse {
+    pub system: &'static str,
+    pub code: &'static str,
+    pub display: &'static str,
+}
+
+/// The code system of every [`PurposeOfUse`] code.
+pub const ACT_REASON_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+
+impl Purpose {
+    /// The HL7 v3 PurposeOfUse code of this purpose: written once here, and
+    /// documented (with the reason for each choice) in docs/policy.md.
+    pub fn purpose_of_use(self) -> PurposeOfUse {
+        let (code, display) = match self {
+            Purpose::CaseManagement => ("CAREMGT", "care management"),
+            Purpose::Healthcare => ("TREAT", "treatment"),
+            Purpose::Judicial => ("HLEGAL", "legal"),
+            Purpose::Placement => ("COC", "coordination of care"),
+            Purpose::Emergency => ("BTG", "break the glass"),
+            Purpose::Statistics => ("HRESCH", "healthcare research"),
+            Purpose::Audit => ("HCOMPL", "health compliance"),
+            Purpose::Sync => ("RECORDMGT", "records management"),
+        };
+        PurposeOfUse {
+            system: ACT_REASON_SYSTEM,
+            code,
+            display,
+        }
+    }
+
+    /// The purpose whose PurposeOfUse code is `code`, if any.
+    pub fn from_purpose_of_use(code: &str) -> Option<Purpose> {
+        Purpose::ALL
+            .iter()
+            .copied()
+            .find(|p| p.purpose_of_use().code == code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +289,36 @@ mod tests {
         for k in AgencyKind::ALL {
             assert_eq!(k.as_str().parse::<AgencyKind>(), Ok(*k));
         }
+        for b in BasisKind::ALL {
+            assert_eq!(b.as_str().parse::<BasisKind>(), Ok(*b));
+        }
+    }
+
+    #[test]
+    fn every_purpose_has_its_own_purpose_of_use_code() {
+        let codes: std::collections::BTreeSet<_> = Purpose::ALL
+            .iter()
+            .map(|p| p.purpose_of_use().code)
+            .collect();
+        assert_eq!(codes.len(), Purpose::ALL.len());
+        for p in Purpose::ALL {
+            assert_eq!(
+                Purpose::from_purpose_of_use(p.purpose_of_use().code),
+                Some(*p)
+            );
+        }
+        assert_eq!(Purpose::Healthcare.purpose_of_use().code, "TREAT");
+        assert_eq!(Purpose::Emergency.purpose_of_use().code, "BTG");
+        assert_eq!(Purpose::Statistics.purpose_of_use().code, "HRESCH");
+    }
+
+    #[test]
+    fn judges_and_clerks_exist_only_at_the_juvenile_court() {
+        for role in [Role::Judge, Role::CourtClerk] {
+            assert_eq!(role.agency_kinds(), &[AgencyKind::JuvenileCourt]);
+        }
+        assert!(Role::Mediator.exists_at(AgencyKind::School));
+        assert!(!Role::CaseManager.exists_at(AgencyKind::Hospital));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct RequestContext {
     pub policy: Arc<Policy>,
     pub loaders: Loaders,
     pub today: NaiveDate,
+    /// The request's time (unix seconds): consents and grants are judged at it.
+    pub now: i64,
     pub max_page_size: u64,
     decisions: Mutex<HashMap<(Record, DataClass), Decision>>,
     /// The caller's links per record, shared by every field and class of the
@@ -67,6 +69,7 @@ impl RequestContext {
             policy,
             loaders,
             today,
+            now: chrono::Utc::now().timestamp(),
             max_page_size,
             decisions: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
@@ -102,6 +105,8 @@ impl RequestContext {
         };
         Ok(Facts {
             relationships: links.unwrap_or_default(),
+            at: self.now,
+            ..Facts::default()
         })
     }
 

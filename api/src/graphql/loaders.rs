@@ -261,6 +261,10 @@ impl Loader<Uuid> for CaseLinks {
 }
 
 /// The agency's links to each of the cases `keys` (every key is in the answer).
+/// A case's id, lead, court of record, and whether the agency is on its team,
+/// referred it, operates a facility where it is placed, or issued an order on it.
+type CaseLinkRow = (Uuid, String, Option<String>, bool, bool, bool, bool);
+
 pub async fn case_links<C: sea_orm::ConnectionTrait>(
     db: &C,
     agency: &str,
@@ -270,22 +274,21 @@ pub async fn case_links<C: sea_orm::ConnectionTrait>(
     // One statement: each link is a column (`id IN (<the agency's cases>)`).
     let member =
         |q| ExprTrait::in_subquery(Expr::col((case_file::Entity, case_file::Column::Id)), q);
-    let rows: Vec<(Uuid, String, Option<String>, bool, bool, bool, bool)> =
-        case_file::Entity::find()
-            .select_only()
-            .columns([
-                case_file::Column::Id,
-                case_file::Column::LeadAgencyId,
-                case_file::Column::CourtOfRecordId,
-            ])
-            .expr_as(member(scope::team(agency, today)), "team")
-            .expr_as(member(scope::referrer(agency)), "referrer")
-            .expr_as(member(scope::facility_operator(agency)), "operator")
-            .expr_as(member(scope::court(agency)), "court")
-            .filter(case_file::Column::Id.is_in(keys.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
+    let rows: Vec<CaseLinkRow> = case_file::Entity::find()
+        .select_only()
+        .columns([
+            case_file::Column::Id,
+            case_file::Column::LeadAgencyId,
+            case_file::Column::CourtOfRecordId,
+        ])
+        .expr_as(member(scope::team(agency, today)), "team")
+        .expr_as(member(scope::referrer(agency)), "referrer")
+        .expr_as(member(scope::facility_operator(agency)), "operator")
+        .expr_as(member(scope::court(agency)), "court")
+        .filter(case_file::Column::Id.is_in(keys.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
     for (id, lead, court_of_record, team, referrer, operator, court) in rows {
         let links = out.entry(id).or_default();
