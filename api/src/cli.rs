@@ -42,6 +42,10 @@ pub enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, env = "RETE_LISTEN")]
         listen: Option<String>,
+        /// The network agreement (e.g. policies/network.toml); the hub refuses
+        /// to start on an invalid one.
+        #[arg(long, env = "RETE_POLICY")]
+        policy: Option<PathBuf>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -162,9 +166,16 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", key.sign(&claims)?);
             Ok(())
         }
-        Command::Serve { demo, listen } => {
+        Command::Serve {
+            demo,
+            listen,
+            policy,
+        } => {
             if let Some(l) = listen {
                 config.listen = l;
+            }
+            if policy.is_some() {
+                config.policy_file = policy;
             }
             config.demo.enabled |= demo;
             serve(config).await
@@ -175,6 +186,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 /// Build the state of a hub process: connect, migrate, seed (demo), keys.
 pub async fn prepare(config: &Config) -> Result<AppState, String> {
     config.validate().map_err(|e| e.to_string())?;
+    let agreement = match &config.policy_file {
+        Some(file) => load_policy(file)?,
+        None => policy::Policy::interim(),
+    };
+    tracing::info!(version = %agreement.version, rules = agreement.rules.len(), "network agreement loaded");
     let db = db::connect(&config.database_url, config.database_max_connections)
         .await
         .map_err(|e| format!("cannot open the database: {}", db::describe_db_error(&e)))?;
@@ -198,7 +214,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
     Ok(AppState::new(
         db,
         verifier,
-        policy::Policy::interim(),
+        agreement,
         config.limits.clone(),
     ))
 }

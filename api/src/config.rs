@@ -24,6 +24,10 @@ pub struct Config {
     pub database_url: String,
     /// Maximum pooled database connections per process.
     pub database_max_connections: u32,
+    /// The network agreement (TOML); without one the built-in interim agreement
+    /// applies (the case team sees its cases, linked agencies their
+    /// administrative data).
+    pub policy_file: Option<PathBuf>,
     pub auth: AuthConfig,
     pub limits: Limits,
     /// Trust the demo key and seed the demo network (never in production).
@@ -97,6 +101,7 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.to_string(),
             database_url: DEFAULT_DATABASE_URL.to_string(),
             database_max_connections: 16,
+            policy_file: None,
             auth: AuthConfig::default(),
             limits: Limits::default(),
             demo: DemoConfig::default(),

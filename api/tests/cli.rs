@@ -321,3 +321,27 @@ fn policy_check_names_the_file_line_and_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_refuses_to_start_on_an_invalid_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[agreement]\nname = \"x\"\nversion = \"1\"\n[[rule]]\nid = \"r\"\n",
+    )
+    .unwrap();
+    let out = rete(dir.path())
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            "p.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("p.toml:"), "{err}");
+}

@@ -32,6 +32,7 @@ pub enum Backend {
 pub struct HubBuilder {
     backend: Backend,
     demo: bool,
+    agreement: Option<policy::Policy>,
     limits: Limits,
     auth: AuthConfig,
 }
@@ -39,6 +40,17 @@ pub struct HubBuilder {
 impl HubBuilder {
     pub fn demo(mut self) -> Self {
         self.demo = true;
+        self
+    }
+
+    /// Decide with the demo network's agreement (`policies/network.toml`)
+    /// instead of the built-in interim one.
+    pub fn network_agreement(mut self) -> Self {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/network.toml");
+        let text = std::fs::read_to_string(path).expect("policies/network.toml");
+        self.agreement = Some(
+            policy::Policy::from_toml("policies/network.toml", &text).expect("valid agreement"),
+        );
         self
     }
 
@@ -108,7 +120,8 @@ impl HubBuilder {
         let key = SigningKey::generate_es256("test-es256").expect("key");
         let mut verifier = Verifier::from_config(&self.auth).expect("verifier");
         verifier.add_static_issuer(TEST_ISSUER, key.verifying_keys().expect("jwk"));
-        let state = AppState::new(db.clone(), verifier, policy_interim(), self.limits);
+        let agreement = self.agreement.unwrap_or_else(policy_interim);
+        let state = AppState::new(db.clone(), verifier, agreement, self.limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -262,6 +275,7 @@ impl TestHub {
         HubBuilder {
             backend: Backend::Sqlite,
             demo: false,
+            agreement: None,
             limits: Limits::default(),
             auth: AuthConfig::default(),
         }
