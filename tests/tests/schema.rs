@@ -41,6 +41,8 @@ const NOT_PERSONAL: &[(&str, &str)] = &[
     ("CaseNote", "dataClass"), // the class itself
     ("Intervention", "id"),
     ("HealthEvent", "id"),
+    ("Consent", "id"),
+    ("BreakGlassGrant", "id"),
     ("CaseSubject", "person"), // a Person, whose own fields carry classes
     ("ReferralSubject", "person"),
     // The network's facility directory: names, kinds and free places are
@@ -70,6 +72,8 @@ const RECORD_TYPES: &[&str] = &[
     "CaseSubject",
     "ReferralSubject",
     "Facility",
+    "Consent",
+    "BreakGlassGrant",
 ];
 
 #[test]

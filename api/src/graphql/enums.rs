@@ -74,3 +74,17 @@ pub enum TriageDecision {
     /// Close the referral without a case.
     Dismiss,
 }
+
+gql_enum!(
+    /// Who gave a consent.
+    ConsentGiver = "entities::enums::ConsentGiver" { Subject, Parent, Guardian });
+gql_enum!(
+    /// Where a break-glass grant stands in its review.
+    BreakGlassReview = "entities::enums::BreakGlassReview" { Pending, Approved, Flagged });
+
+/// A privacy officer's verdict on a break-glass grant.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BreakGlassDecision {
+    Approve,
+    Flag,
+}

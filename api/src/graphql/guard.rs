@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, ErrorExtensions, TypeDirective};
 use chrono::NaiveDate;
-use policy::{DataClass, Decision, Facts, Policy};
+use policy::{BasisKind, DataClass, Decision, Facts, Policy};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -48,6 +48,9 @@ pub struct RequestContext {
     /// The request's time (unix seconds): consents and grants are judged at it.
     pub now: i64,
     pub max_page_size: u64,
+    requester: policy::Requester,
+    wants_consents: bool,
+    wants_case_bases: bool,
     decisions: Mutex<HashMap<(Record, DataClass), Decision>>,
     /// The caller's links per record, shared by every field and class of the
     /// record: one load per record, even while the first load is in flight.
@@ -63,13 +66,21 @@ impl RequestContext {
         max_page_size: u64,
         batches: &Arc<Batches>,
     ) -> RequestContext {
-        let loaders = Loaders::new(&db, batches, &caller.requester.agency, today);
+        let now = chrono::Utc::now();
+        let loaders = Loaders::new(&db, batches, &caller.requester, today, now);
+        // Gather a kind of legal basis only when some rule can rest on it.
+        let uses = |k: BasisKind| policy.rules.iter().any(|r| r.bases.contains(&k));
+        let wants_consents = uses(BasisKind::Consent);
+        let wants_case_bases = uses(BasisKind::CourtOrder) || uses(BasisKind::BreakGlass);
         RequestContext {
             db,
             policy,
             loaders,
             today,
-            now: chrono::Utc::now().timestamp(),
+            now: now.timestamp(),
+            requester: caller.requester.clone(),
+            wants_consents,
+            wants_case_bases,
             max_page_size,
             decisions: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
@@ -97,23 +108,60 @@ impl RequestContext {
 
     async fn load_facts(&self, record: Record) -> async_graphql::Result<Facts> {
         let l = &self.loaders;
-        let links = match record {
-            Record::Case(id) => l.case_links.load_one(id).await?,
-            Record::Person(id) => l.person_links.load_one(id).await?,
-            Record::Referral(id) => l.referral_links.load_one(id).await?,
-            Record::Facility(id) => l.facility_links.load_one(id).await?,
+        // The record's links, and the cases and persons its legal bases hang on.
+        let (links, cases, persons): (_, Vec<Uuid>, Vec<Uuid>) = match record {
+            Record::Case(id) => {
+                let subjects = l.subjects_of_case.load_one(id).await?.unwrap_or_default();
+                let persons = subjects.iter().map(|s| s.person_id).collect();
+                (l.case_links.load_one(id).await?, vec![id], persons)
+            }
+            Record::Person(id) => {
+                let cases = l.cases_of_person.load_one(id).await?.unwrap_or_default();
+                let cases = cases.iter().map(|s| s.case_id).collect();
+                (l.person_links.load_one(id).await?, cases, vec![id])
+            }
+            Record::Referral(id) => {
+                let subjects = l
+                    .subjects_of_referral
+                    .load_one(id)
+                    .await?
+                    .unwrap_or_default();
+                let case = l.referral.load_one(id).await?.and_then(|r| r.case_id);
+                let persons = subjects.iter().map(|s| s.person_id).collect();
+                (
+                    l.referral_links.load_one(id).await?,
+                    case.into_iter().collect(),
+                    persons,
+                )
+            }
+            Record::Facility(id) => (l.facility_links.load_one(id).await?, vec![], vec![]),
         };
-        Ok(Facts {
+        let mut facts = Facts {
             relationships: links.unwrap_or_default(),
             at: self.now,
             ..Facts::default()
-        })
+        };
+        if self.wants_consents && !persons.is_empty() {
+            let consents = l.consents_of_person.load_many(persons).await?;
+            facts.consents = consents
+                .values()
+                .flatten()
+                .map(super::loaders::consent_fact)
+                .collect();
+        }
+        if self.wants_case_bases && !cases.is_empty() {
+            for (mandates, grants) in l.case_bases.load_many(cases).await?.into_values() {
+                facts.mandates.extend(mandates);
+                facts.break_glass.extend(grants);
+            }
+        }
+        Ok(facts)
     }
 
     /// Can the caller reach the record at all (any link)? Records that fail this
     /// are reported as not found, so their existence does not leak.
     pub async fn reachable(&self, record: Record) -> async_graphql::Result<bool> {
-        Ok(!self.facts(record).await?.relationships.is_empty())
+        Ok(self.facts(record).await?.is_linked(&self.requester))
     }
 }
 

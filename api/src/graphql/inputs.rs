@@ -155,3 +155,44 @@ pub struct ChangeCaseStatusInput {
     /// Why; kept as a note on the case.
     pub reason: String,
 }
+
+#[derive(InputObject, Clone)]
+pub struct RecordConsentInput {
+    /// The person the data is about.
+    pub subject_id: ID,
+    pub given_by: enums::ConsentGiver,
+    /// The parent or guardian who gave it (not for SUBJECT).
+    pub given_by_person_id: Option<ID>,
+    pub data_classes: Vec<enums::DataClass>,
+    /// Recipients by agency id and/or by agency kind (at least one).
+    #[graphql(default)]
+    pub recipient_agencies: Vec<ID>,
+    #[graphql(default)]
+    pub recipient_kinds: Vec<enums::AgencyKind>,
+    pub purposes: Vec<enums::Purpose>,
+    /// Default: now.
+    pub valid_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where the signed form is kept (protocol number, document id).
+    pub evidence_ref: Option<String>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct WithdrawConsentInput {
+    pub consent_id: ID,
+}
+
+#[derive(InputObject, Clone)]
+pub struct RequestBreakGlassInput {
+    pub case_id: ID,
+    /// Why this emergency needs the case now (20 to 2000 characters); reviewed
+    /// afterwards by a privacy officer.
+    pub justification: String,
+}
+
+#[derive(InputObject, Clone)]
+pub struct ReviewBreakGlassInput {
+    pub grant_id: ID,
+    pub decision: enums::BreakGlassDecision,
+    pub note: String,
+}

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::{
-    case_file, case_note, case_subject, case_team_member, court_order, court_order_mandate,
-    facility, health_event, intervention, person, placement, placement_guest, referral,
-    referral_reason, referral_subject, verification,
+    break_glass_grant, case_file, case_note, case_subject, case_team_member, consent, court_order,
+    court_order_mandate, facility, health_event, intervention, person, placement, placement_guest,
+    referral, referral_reason, referral_subject, verification,
 };
 use futures::future::BoxFuture;
 use policy::Relationship;
@@ -499,6 +499,84 @@ pub async fn occupancy<C: sea_orm::ConnectionTrait>(
     Ok(rows.into_iter().collect())
 }
 
+/// The caller's legal bases on cases beside consent: court-order mandates naming
+/// its agency, and its own active break-glass grants.
+pub struct CaseBases {
+    db: DatabaseConnection,
+    agency: String,
+    operator: String,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Mandates and grants of one case.
+pub type Bases = (Vec<policy::MandateFact>, Vec<policy::BreakGlassFact>);
+
+impl Loader<Uuid> for CaseBases {
+    type Value = Bases;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Bases>, LoadError> {
+        let mut out: HashMap<Uuid, Bases> = keys.iter().map(|k| (*k, Bases::default())).collect();
+        let mandates: Vec<(Uuid, Uuid)> = court_order_mandate::Entity::find()
+            .select_only()
+            .column(court_order::Column::CaseId)
+            .column(court_order_mandate::Column::OrderId)
+            .inner_join(court_order::Entity)
+            .filter(court_order::Column::CaseId.is_in(keys.iter().copied()))
+            .filter(court_order_mandate::Column::AgencyId.eq(self.agency.as_str()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for (case, order) in mandates {
+            out.entry(case).or_default().0.push(policy::MandateFact {
+                order_id: order.to_string(),
+                agency: self.agency.clone(),
+            });
+        }
+        let grants = break_glass_grant::Entity::find()
+            .filter(break_glass_grant::Column::CaseId.is_in(keys.iter().copied()))
+            .filter(break_glass_grant::Column::AgencyId.eq(self.agency.as_str()))
+            .filter(break_glass_grant::Column::Operator.eq(self.operator.as_str()))
+            .filter(break_glass_grant::Column::ExpiresAt.gt(self.now))
+            .all(&self.db)
+            .await?;
+        for g in grants {
+            out.entry(g.case_id)
+                .or_default()
+                .1
+                .push(policy::BreakGlassFact {
+                    id: g.id.to_string(),
+                    agency: g.agency_id,
+                    operator: g.operator,
+                    expires_at: g.expires_at.timestamp(),
+                });
+        }
+        Ok(out)
+    }
+}
+
+/// A stored consent as the policy reads it. Words the policy does not know
+/// (impossible through the API, which validates them) are left out, which only
+/// narrows the consent.
+pub fn consent_fact(c: &entities::consent::Model) -> policy::ConsentFact {
+    fn words<T: std::str::FromStr + Ord>(v: &serde_json::Value) -> BTreeSet<T> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|w| w.as_str()?.parse().ok()).collect())
+            .unwrap_or_default()
+    }
+    policy::ConsentFact {
+        id: c.id.to_string(),
+        classes: words(&c.data_classes),
+        recipient_agencies: words(&c.recipient_agencies),
+        recipient_kinds: words(&c.recipient_kinds),
+        purposes: words(&c.purposes),
+        valid_from: c.valid_from.timestamp(),
+        valid_until: c.valid_until.map(|t| t.timestamp()),
+        withdrawn_at: c.withdrawn_at.map(|t| t.timestamp()),
+        given_by_protected_from: false,
+    }
+}
+
 /// All loaders of one request.
 pub struct Loaders {
     pub case: Dl<ById<case_file::Entity>>,
@@ -520,6 +598,9 @@ pub struct Loaders {
     pub reasons_of_referral: Dl<GroupBy<referral_reason::Entity>>,
     pub subjects_of_referral: Dl<GroupBy<referral_subject::Entity>>,
     pub occupancy: Dl<Occupancy>,
+    pub referral: Dl<ById<referral::Entity>>,
+    pub consents_of_person: Dl<GroupBy<consent::Entity>>,
+    pub case_bases: Dl<CaseBases>,
     pub case_links: Arc<Dl<CaseLinks>>,
     pub person_links: Dl<PersonLinks>,
     pub facility_links: Dl<FacilityLinks>,
@@ -530,9 +611,11 @@ impl Loaders {
     pub fn new(
         db: &DatabaseConnection,
         batches: &Arc<Batches>,
-        agency: &str,
+        requester: &policy::Requester,
         today: NaiveDate,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Loaders {
+        let agency = requester.agency.as_str();
         use entities::*;
         let case_links = Arc::new(loader(
             CaseLinks {
@@ -642,6 +725,23 @@ impl Loaders {
                 |m| m.referral_id,
             ),
             occupancy: loader(Occupancy { db: db.clone() }, batches),
+            referral: by_id::<referral::Entity>(db, batches, referral::Column::Id, |m| m.id),
+            consents_of_person: group_by::<consent::Entity>(
+                db,
+                batches,
+                consent::Column::SubjectId,
+                consent::Column::CreatedAt,
+                |m| m.subject_id,
+            ),
+            case_bases: loader(
+                CaseBases {
+                    db: db.clone(),
+                    agency: agency.to_string(),
+                    operator: requester.operator.clone(),
+                    now,
+                },
+                batches,
+            ),
             person_links: loader(
                 PersonLinks {
                     db: db.clone(),

@@ -5,7 +5,10 @@ use async_graphql::{Context, Object, Result};
 
 use super::guard::RequestContext;
 use super::inputs::*;
-use super::types::{Case, CaseNote, CourtOrder, Placement, Referral, TeamMember, Verification};
+use super::types::{
+    BreakGlassGrant, Case, CaseNote, Consent, CourtOrder, Placement, Referral, TeamMember,
+    Verification,
+};
 use crate::auth::Caller;
 use crate::services::{self, Actor};
 
@@ -137,6 +140,56 @@ impl Mutation {
         let (a, rc) = actor(ctx)?;
         Ok(Case(
             services::cases::change_status(&rc.db, &a, input).await?,
+        ))
+    }
+
+    /// Record a consent given by the subject, a parent or a guardian (case team).
+    async fn record_consent(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordConsentInput,
+    ) -> Result<Consent> {
+        let (a, rc) = actor(ctx)?;
+        Ok(Consent(
+            services::consents::record(&rc.db, &a, input).await?,
+        ))
+    }
+
+    /// Withdraw a consent: it stops counting from the next request on.
+    async fn withdraw_consent(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawConsentInput,
+    ) -> Result<Consent> {
+        let (a, rc) = actor(ctx)?;
+        Ok(Consent(
+            services::consents::withdraw(&rc.db, &a, input).await?,
+        ))
+    }
+
+    /// Open a case in an emergency (token purpose EMERGENCY): a grant of a few
+    /// hours, reviewed afterwards. Never opens a SECRET_LOCATION unless the
+    /// agreement says so.
+    async fn request_break_glass(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestBreakGlassInput,
+    ) -> Result<BreakGlassGrant> {
+        let (a, rc) = actor(ctx)?;
+        Ok(BreakGlassGrant(
+            services::consents::request_break_glass(&rc.db, &a, input).await?,
+        ))
+    }
+
+    /// Approve or flag a break-glass grant (privacy officers, purpose AUDIT).
+    async fn review_break_glass(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewBreakGlassInput,
+    ) -> Result<BreakGlassGrant> {
+        let (a, rc) = actor(ctx)?;
+        Ok(BreakGlassGrant(
+            services::consents::review_break_glass(&rc.db, &a, input).await?,
         ))
     }
 }

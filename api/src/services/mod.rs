@@ -9,6 +9,7 @@
 //! reviews; courts record their orders.
 
 pub mod cases;
+pub mod consents;
 pub mod placements;
 pub mod referrals;
 

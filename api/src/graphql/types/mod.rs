@@ -3,6 +3,7 @@
 //! is written for it here, with its data class.
 
 pub mod case;
+pub mod consent;
 pub mod court;
 pub mod person;
 pub mod placement;
@@ -16,6 +17,7 @@ use crate::auth::Caller;
 use crate::http::AgencyDirectory;
 
 pub use case::{Case, CaseNote, CaseSubject, Intervention, TeamMember};
+pub use consent::{BreakGlassGrant, Consent};
 pub use court::{CourtOrder, Mandate};
 pub use person::{HealthEvent, Person};
 pub use placement::{Facility, Placement, Verification};

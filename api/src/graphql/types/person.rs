@@ -157,6 +157,20 @@ impl Person {
         ))
     }
 
+    /// Consents about this person (in force, expired and withdrawn).
+    #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
+    async fn consents(&self, ctx: &Context<'_>) -> Result<Option<Vec<super::Consent>>> {
+        self.show(ctx, DataClass::Administrative, |_| ()).await?;
+        let rc = ctx.data::<RequestContext>()?;
+        let rows = rc.loaders.consents_of_person.load_one(self.0.id).await?;
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .map(super::Consent)
+                .collect(),
+        ))
+    }
+
     /// The cases this person is a subject of that the caller can reach.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn cases(&self, ctx: &Context<'_>) -> Result<Option<Vec<Case>>> {
