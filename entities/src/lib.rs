@@ -28,6 +28,7 @@ pub mod agency;
 pub mod break_glass_grant;
 pub mod case_file;
 pub mod case_note;
+pub mod case_protection;
 pub mod case_subject;
 pub mod case_team_member;
 pub mod consent;

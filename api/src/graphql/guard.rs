@@ -141,12 +141,35 @@ impl RequestContext {
             at: self.now,
             ..Facts::default()
         };
+        // Protection from a person: whom each of these persons is protected from.
+        let protections = l
+            .protections_of_person
+            .load_many(persons.iter().copied())
+            .await?;
+        let protected_from: std::collections::BTreeSet<Uuid> = protections
+            .values()
+            .flatten()
+            .filter(|p| p.ended_at.is_none())
+            .map(|p| p.from_person_id)
+            .collect();
+        if let Record::Person(id) = record
+            && !protected_from.is_empty()
+            && !facts.relationships.is_empty()
+        {
+            facts.only_via_protected_from = self.only_via(id, &cases, &protections).await?;
+        }
         if self.wants_consents && !persons.is_empty() {
             let consents = l.consents_of_person.load_many(persons).await?;
             facts.consents = consents
                 .values()
                 .flatten()
-                .map(super::loaders::consent_fact)
+                .map(|c| {
+                    let mut f = super::loaders::consent_fact(c);
+                    f.given_by_protected_from = c
+                        .given_by_person_id
+                        .is_some_and(|g| protected_from.contains(&g));
+                    f
+                })
                 .collect();
         }
         if self.wants_case_bases && !cases.is_empty() {
@@ -156,6 +179,59 @@ impl RequestContext {
             }
         }
         Ok(facts)
+    }
+
+    /// Does every link of the caller to `person` run through the records of a
+    /// person they are protected from? A link through a case counts as theirs
+    /// when that person is a subject of the case and the case does not itself
+    /// record the protection; links through referrals count as independent.
+    async fn only_via(
+        &self,
+        person: Uuid,
+        cases: &[Uuid],
+        protections: &HashMap<Uuid, Vec<entities::case_protection::Model>>,
+    ) -> async_graphql::Result<bool> {
+        let l = &self.loaders;
+        let mine: Vec<_> = protections
+            .get(&person)
+            .into_iter()
+            .flatten()
+            .filter(|p| p.ended_at.is_none())
+            .collect();
+        if mine.is_empty() {
+            return Ok(false);
+        }
+        let links = l.case_links.load_many(cases.iter().copied()).await?;
+        let subjects = l.subjects_of_case.load_many(cases.iter().copied()).await?;
+        let referral_linked = {
+            let person_links = l.person_links.load_one(person).await?.unwrap_or_default();
+            let through_cases: policy::Facts =
+                policy::Facts::with(links.values().flatten().copied());
+            person_links
+                .iter()
+                .any(|r| !through_cases.relationships.contains(r))
+        };
+        if referral_linked {
+            return Ok(false);
+        }
+        let linked_cases = links.iter().filter(|(_, l)| !l.is_empty()).map(|(c, _)| *c);
+        let mut any = false;
+        for case in linked_cases {
+            any = true;
+            let in_case: std::collections::BTreeSet<Uuid> = subjects
+                .get(&case)
+                .into_iter()
+                .flatten()
+                .map(|s| s.person_id)
+                .collect();
+            let theirs = mine
+                .iter()
+                .any(|p| in_case.contains(&p.from_person_id) && p.case_id != case);
+            if !theirs {
+                return Ok(false);
+            }
+        }
+        Ok(any)
     }
 
     /// Can the caller reach the record at all (any link)? Records that fail this

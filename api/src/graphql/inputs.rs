@@ -196,3 +196,16 @@ pub struct ReviewBreakGlassInput {
     pub decision: enums::BreakGlassDecision,
     pub note: String,
 }
+
+#[derive(InputObject, Clone)]
+pub struct RecordProtectionInput {
+    pub case_id: ID,
+    /// A subject of the case.
+    pub protected_person_id: ID,
+    /// The person they must be protected from (a subject of this or another
+    /// case the caller works on).
+    pub from_person_id: ID,
+    pub reason: String,
+    /// The court order that limits that person's responsibility, if any.
+    pub order_id: Option<ID>,
+}

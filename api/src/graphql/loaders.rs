@@ -12,9 +12,9 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use entities::{
-    break_glass_grant, case_file, case_note, case_subject, case_team_member, consent, court_order,
-    court_order_mandate, facility, health_event, intervention, person, placement, placement_guest,
-    referral, referral_reason, referral_subject, verification,
+    break_glass_grant, case_file, case_note, case_protection, case_subject, case_team_member,
+    consent, court_order, court_order_mandate, facility, health_event, intervention, person,
+    placement, placement_guest, referral, referral_reason, referral_subject, verification,
 };
 use futures::future::BoxFuture;
 use policy::Relationship;
@@ -600,6 +600,7 @@ pub struct Loaders {
     pub occupancy: Dl<Occupancy>,
     pub referral: Dl<ById<referral::Entity>>,
     pub consents_of_person: Dl<GroupBy<consent::Entity>>,
+    pub protections_of_person: Dl<GroupBy<case_protection::Entity>>,
     pub case_bases: Dl<CaseBases>,
     pub case_links: Arc<Dl<CaseLinks>>,
     pub person_links: Dl<PersonLinks>,
@@ -732,6 +733,13 @@ impl Loaders {
                 consent::Column::SubjectId,
                 consent::Column::CreatedAt,
                 |m| m.subject_id,
+            ),
+            protections_of_person: group_by::<case_protection::Entity>(
+                db,
+                batches,
+                case_protection::Column::ProtectedPersonId,
+                case_protection::Column::CreatedAt,
+                |m| m.protected_person_id,
             ),
             case_bases: loader(
                 CaseBases {

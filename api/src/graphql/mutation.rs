@@ -192,4 +192,18 @@ impl Mutation {
             services::consents::review_break_glass(&rc.db, &a, input).await?,
         ))
     }
+
+    /// Record that a subject of a case must be protected from another person
+    /// (lead agency's case managers). Returns the case.
+    async fn record_protection(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordProtectionInput,
+    ) -> Result<Case> {
+        let (a, rc) = actor(ctx)?;
+        let p = services::cases::record_protection(&rc.db, &a, input).await?;
+        let case = rc.loaders.case.load_one(p.case_id).await?;
+        case.map(Case)
+            .ok_or_else(|| crate::error::ApiError::not_found("case").into())
+    }
 }

@@ -52,6 +52,10 @@ pub struct CaseConnectionFields {
 
 const CURSOR_PREFIX: &str = "case:";
 
+/// True for a matched subject who is not, in this case, the person another
+/// subject is protected from.
+const PROTECTED_FROM_MATCH: &str = r#"NOT EXISTS (SELECT 1 FROM "case_protection" pr JOIN "case_subject" cs2 ON cs2."person_id" = pr."protected_person_id" WHERE pr."from_person_id" = "case_subject"."person_id" AND cs2."case_id" = "case_subject"."case_id" AND pr."ended_at" IS NULL)"#;
+
 fn encode_cursor(id: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
 }
@@ -174,6 +178,9 @@ impl Query {
                         .add(like(person::Column::FamilyName))
                         .add(like(person::Column::FiscalCode)),
                 )
+                // A search on a person never finds, through them, the subjects
+                // protected from them.
+                .filter(Expr::cust(PROTECTED_FROM_MATCH))
                 .into_query();
             cond = cond
                 .add(case_file::Column::Id.in_subquery(matching))

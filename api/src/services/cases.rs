@@ -329,6 +329,85 @@ pub async fn record_court_order(
     Ok(order)
 }
 
+pub async fn record_protection(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    input: crate::graphql::inputs::RecordProtectionInput,
+) -> ApiResult<entities::case_protection::Model> {
+    use entities::{case_protection, case_subject};
+    let case_id = uuid("caseId", &input.case_id)?;
+    let protected = uuid("protectedPersonId", &input.protected_person_id)?;
+    let from = uuid("fromPersonId", &input.from_person_id)?;
+    let reason = text("reason", &input.reason, 1, 2000)?;
+    if protected == from {
+        return Err(ApiError::bad_input(
+            "fromPersonId",
+            "a person is not protected from themselves",
+        ));
+    }
+    let (_, links) = actor.case(db, case_id).await?;
+    actor.require_lead(&links, &STEERING, "record protections")?;
+    let subject_of = |person: Uuid| {
+        case_subject::Entity::find()
+            .filter(case_subject::Column::PersonId.eq(person))
+            .all(db)
+    };
+    if !subject_of(protected)
+        .await?
+        .iter()
+        .any(|s| s.case_id == case_id)
+    {
+        return Err(ApiError::bad_input(
+            "protectedPersonId",
+            "is not a subject of this case",
+        ));
+    }
+    // The other person is known to the caller: a subject of a case it works on.
+    let their_cases: Vec<Uuid> = subject_of(from).await?.iter().map(|s| s.case_id).collect();
+    let reach =
+        crate::graphql::loaders::case_links(db, actor.agency(), actor.today, &their_cases).await?;
+    if !reach
+        .values()
+        .any(|l| l.contains(&Relationship::Lead) || l.contains(&Relationship::TeamMember))
+    {
+        return Err(ApiError::bad_input(
+            "fromPersonId",
+            format!("no person {from} that you can reach"),
+        ));
+    }
+    let order_id = match &input.order_id {
+        Some(o) => {
+            let oid = uuid("orderId", o)?;
+            court_order::Entity::find_by_id(oid)
+                .one(db)
+                .await?
+                .filter(|o| o.case_id == case_id)
+                .ok_or_else(|| ApiError::bad_input("orderId", "is not an order of this case"))?;
+            Some(oid)
+        }
+        None => None,
+    };
+    let m = case_protection::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        case_id: Set(case_id),
+        protected_person_id: Set(protected),
+        from_person_id: Set(from),
+        reason: Set(reason),
+        order_id: Set(order_id),
+        recorded_by_agency_id: Set(actor.agency().to_string()),
+        recorded_by_operator: Set(actor.operator().to_string()),
+        created_at: Set(now()),
+        ended_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .map_err(conflict_on_duplicate(
+        "this protection is already recorded on the case",
+    ))?;
+    tracing::info!(protection = %m.id, case = %case_id, "protection recorded");
+    Ok(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Benchmark: `case(id)` with its subjects through the Rete hub, beside the same
+# rows read by a plain sqlx point query, on PostgreSQL, in one run.
+#
+#   bash bench/run.sh [extra rete-bench flags...]
+#
+# Environment (all optional):
+#   CONCURRENCY=16 DURATION=10 WARMUP=2   requests in flight; seconds per phase
+#   ROUNDS=1                              rounds of (hub, sqlx); 3 on a busy machine
+#   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres   a local server (trust auth)
+#   BENCH_DB=rete_bench                   dropped and created afresh
+#   PGSSLMODE=                            e.g. disable; unset = the drivers' default
+#                                         (prefer: TLS when the server offers it)
+#   SKIP_BUILD=1                          reuse target/release binaries
+#
+# Prints the figures as key=value lines and ends with
+#   hub_rps=... sqlx_rps=... ratio=... target=0.5 meets_target=...
+# See bench/README.md for how to read them.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+CONCURRENCY="${CONCURRENCY:-16}"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+ROUNDS="${ROUNDS:-1}"
+PGHOST="${PGHOST:-127.0.0.1}"
+PGPORT="${PGPORT:-5432}"
+PGUSER="${PGUSER:-postgres}"
+BENCH_DB="${BENCH_DB:-rete_bench}"
+export PGHOST PGPORT PGUSER
+
+say() { echo "bench: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+case "$PGHOST" in
+  127.0.0.1|localhost|::1) ;;
+  *) die "PGHOST must be loopback (127.0.0.1), got $PGHOST" ;;
+esac
+[[ "$BENCH_DB" =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain identifier"
+
+# --- What it needs -----------------------------------------------------------
+command -v cargo >/dev/null || die "cargo is not installed"
+if ! command -v psql >/dev/null || ! command -v pg_isready >/dev/null; then
+  command -v apt-get >/dev/null || die "psql/pg_isready missing and no apt-get to install them"
+  say "installing PostgreSQL (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
+fi
+command -v curl >/dev/null || {
+  say "installing curl (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+}
+
+# --- Build -------------------------------------------------------------------
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  say "building rete and rete-bench in release (several minutes on 2 cores)"
+  (cd "$REPO" && cargo build --release -p rete-api -p rete-bench)
+fi
+RETE="$TARGET_DIR/release/rete"
+DRIVER="$TARGET_DIR/release/rete-bench"
+[[ -x "$RETE" && -x "$DRIVER" ]] || die "missing $RETE or $DRIVER (build failed?)"
+
+# --- PostgreSQL --------------------------------------------------------------
+if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
+  version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$version" ]] || die "PostgreSQL does not answer at $PGHOST:$PGPORT and no cluster is installed"
+  say "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 60); do
+    pg_isready -q -h "$PGHOST" -p "$PGPORT" && break
+    sleep 0.5
+  done
+  pg_isready -q -h "$PGHOST" -p "$PGPORT" || die "PostgreSQL did not come up at $PGHOST:$PGPORT"
+fi
+say "fresh database $BENCH_DB"
+psql -q -X -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres \
+  -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" \
+  -c "CREATE DATABASE $BENCH_DB" >/dev/null
+DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB${PGSSLMODE:+?sslmode=$PGSSLMODE}"
+
+# --- The hub -----------------------------------------------------------------
+WORK="$(mktemp -d -t rete-bench.XXXXXX)"
+HUB_PID=""
+cleanup() {
+  local status=$?
+  if [[ -n "$HUB_PID" ]] && kill -0 "$HUB_PID" 2>/dev/null; then
+    kill -TERM "$HUB_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$HUB_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$HUB_PID" 2>/dev/null || true
+    wait "$HUB_PID" 2>/dev/null || true
+  fi
+  if [[ $status -ne 0 && -s "$WORK/hub.log" ]]; then
+    say "last lines of the hub's log:"
+    tail -n 20 "$WORK/hub.log" >&2 || true
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A free loopback port: one nothing answers on.
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+PORT="$(free_port)" || die "no free port found"
+HUB="http://127.0.0.1:$PORT"
+
+# The hub's pool as large as the driver's, so both sides get the same connections.
+cat >"$WORK/rete.toml" <<EOF
+database_max_connections = $CONCURRENCY
+EOF
+
+say "starting the hub on $HUB (demo network, RETE_LOG=warn)"
+(
+  cd "$WORK"
+  RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" DATABASE_URL="$DATABASE_URL" \
+    exec "$RETE" serve --demo --listen "127.0.0.1:$PORT"
+) >"$WORK/hub.log" 2>&1 &
+HUB_PID=$!
+
+for _ in $(seq 1 240); do
+  if curl -fsS -o /dev/null --max-time 2 "$HUB/health" 2>/dev/null; then break; fi
+  kill -0 "$HUB_PID" 2>/dev/null || die "the hub exited before answering /health"
+  sleep 0.5
+done
+curl -fsS -o /dev/null --max-time 2 "$HUB/health" || die "the hub did not answer /health in 120 s"
+
+# The hub seeded the demo network; give the planner statistics, as autovacuum
+# would in a deployment (it may be off on a test server).
+psql -q -X -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$BENCH_DB" -c "ANALYZE" >/dev/null
+
+# The demo key was created in the hub's working directory: mint there.
+TOKEN="$(cd "$WORK" && RETE_CONFIG="$WORK/rete.toml" "$RETE" token --agency polo-nord --role CASE_MANAGER --purpose CASE_MANAGEMENT)"
+[[ -n "$TOKEN" ]] || die "rete token printed nothing"
+
+# --- Run ---------------------------------------------------------------------
+echo "machine: cpus=$(nproc) loadavg_before=\"$(cut -d' ' -f1-3 /proc/loadavg)\" postgres=\"$(psql -X -At -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -c 'SHOW server_version')\" rev=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo -) date=$(date -u +%Y-%m-%dT%H:%MZ)"
+set +e
+RETE_BENCH_TOKEN="$TOKEN" RETE_BENCH_DATABASE_URL="$DATABASE_URL" \
+  "$DRIVER" --hub-url "$HUB" --hub-pid "$HUB_PID" \
+  --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS" "$@"
+status=$?
+set -e
+echo "machine: loadavg_after=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+exit "$status"
