@@ -313,6 +313,9 @@ pub struct PersonLinks {
     db: DatabaseConnection,
     agency: String,
     cases: Arc<Dl<CaseLinks>>,
+    /// The same loader as `Loaders::cases_of_person`, so a person's cases are
+    /// read once per request.
+    cases_of_person: Arc<Dl<GroupBy<case_subject::Entity>>>,
 }
 
 impl Loader<Uuid> for PersonLinks {
@@ -321,13 +324,14 @@ impl Loader<Uuid> for PersonLinks {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Links>, LoadError> {
         let mut out: HashMap<Uuid, Links> = keys.iter().map(|k| (*k, Links::new())).collect();
-        let pairs: Vec<(Uuid, Uuid)> = case_subject::Entity::find()
-            .select_only()
-            .columns([case_subject::Column::PersonId, case_subject::Column::CaseId])
-            .filter(case_subject::Column::PersonId.is_in(keys.iter().copied()))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let pairs: Vec<(Uuid, Uuid)> = self
+            .cases_of_person
+            .load_many(keys.iter().copied())
+            .await?
+            .into_values()
+            .flatten()
+            .map(|s| (s.person_id, s.case_id))
+            .collect();
         let case_links = self.cases.load_many(pairs.iter().map(|(_, c)| *c)).await?;
         for (person, case) in &pairs {
             if let Some(links) = case_links.get(case) {
@@ -585,7 +589,7 @@ pub struct Loaders {
     pub placement: Dl<ById<placement::Entity>>,
     pub court_order: Dl<ById<court_order::Entity>>,
     pub subjects_of_case: Dl<GroupBy<case_subject::Entity>>,
-    pub cases_of_person: Dl<GroupBy<case_subject::Entity>>,
+    pub cases_of_person: Arc<Dl<GroupBy<case_subject::Entity>>>,
     pub team_of_case: Dl<GroupBy<case_team_member::Entity>>,
     pub placements_of_case: Dl<GroupBy<placement::Entity>>,
     pub orders_of_case: Dl<GroupBy<court_order::Entity>>,
@@ -618,6 +622,13 @@ impl Loaders {
     ) -> Loaders {
         let agency = requester.agency.as_str();
         use entities::*;
+        let cases_of_person = Arc::new(group_by::<case_subject::Entity>(
+            db,
+            batches,
+            case_subject::Column::PersonId,
+            case_subject::Column::CreatedAt,
+            |m| m.person_id,
+        ));
         let case_links = Arc::new(loader(
             CaseLinks {
                 db: db.clone(),
@@ -641,13 +652,7 @@ impl Loaders {
                 case_subject::Column::CreatedAt,
                 |m| m.case_id,
             ),
-            cases_of_person: group_by::<case_subject::Entity>(
-                db,
-                batches,
-                case_subject::Column::PersonId,
-                case_subject::Column::CreatedAt,
-                |m| m.person_id,
-            ),
+            cases_of_person: cases_of_person.clone(),
             team_of_case: group_by::<case_team_member::Entity>(
                 db,
                 batches,
@@ -755,6 +760,7 @@ impl Loaders {
                     db: db.clone(),
                     agency: agency.to_string(),
                     cases: case_links.clone(),
+                    cases_of_person: cases_of_person.clone(),
                 },
                 batches,
             ),
