@@ -263,3 +263,45 @@ hub_test!(
     statistics_never_sees_identity_contact_or_location,
     TestHub::builder().demo().network_agreement()
 );
+
+const EXPLAIN: &str = "query($c: ID!, $k: DataClass!) { explainAccess(caseId: $c, dataClass: $k, agency: \"ospedale-regina\", role: HEALTH_PROFESSIONAL, purpose: HEALTHCARE) { disclosed rule basis reason policyVersion text } }";
+
+async fn a_privacy_officer_can_explain_why_an_agency_may_or_may_not_see_a_class(hub: TestHub) {
+    let case = case_referred_by(&hub, "ospedale-regina", "HEALTH_PROFESSIONAL", "HEALTHCARE")
+        .await
+        .expect("a referred case");
+    let officer = hub.token("polo-nord", "PRIVACY_OFFICER", "AUDIT");
+    let yes = hub
+        .gql(&officer, EXPLAIN, json!({"c": case, "k": "HEALTH"}))
+        .await
+        .ok();
+    assert_eq!(yes.data("/explainAccess/disclosed"), true, "{:#}", yes.body);
+    assert_eq!(yes.data("/explainAccess/rule"), "hospital-referrer");
+    assert!(
+        yes.data("/explainAccess/basis")
+            .as_str()
+            .unwrap()
+            .starts_with("DUTY:")
+    );
+    let no = hub
+        .gql(&officer, EXPLAIN, json!({"c": case, "k": "JUDICIAL"}))
+        .await
+        .ok();
+    assert_eq!(no.data("/explainAccess/disclosed"), false);
+    assert!(no.data("/explainAccess/reason").is_string());
+    assert!(
+        no.data("/explainAccess/text")
+            .as_str()
+            .unwrap()
+            .contains("hospital-referrer")
+    );
+    // Only privacy officers, for audit.
+    let a = hub
+        .gql(&hub.polo_nord(), EXPLAIN, json!({"c": case, "k": "HEALTH"}))
+        .await;
+    assert_eq!(a.codes(), ["FORBIDDEN"]);
+}
+hub_test!(
+    a_privacy_officer_can_explain_why_an_agency_may_or_may_not_see_a_class,
+    TestHub::builder().demo().network_agreement()
+);

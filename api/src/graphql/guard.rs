@@ -49,6 +49,7 @@ pub struct RequestContext {
     pub now: i64,
     pub max_page_size: u64,
     requester: policy::Requester,
+    batches: Arc<Batches>,
     wants_consents: bool,
     wants_case_bases: bool,
     decisions: Mutex<HashMap<(Record, DataClass), Decision>>,
@@ -79,12 +80,26 @@ impl RequestContext {
             today,
             now: now.timestamp(),
             requester: caller.requester.clone(),
+            batches: batches.clone(),
             wants_consents,
             wants_case_bases,
             max_page_size,
             decisions: Mutex::new(HashMap::new()),
             facts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same request's view for another requester (to explain what *they*
+    /// would see): fresh loaders and caches, the same batch driver.
+    pub fn as_requester(&self, caller: &Caller) -> RequestContext {
+        RequestContext::new(
+            self.db.clone(),
+            self.policy.clone(),
+            caller,
+            self.today,
+            self.max_page_size,
+            &self.batches,
+        )
     }
 
     /// Every decision taken so far in this request (for the access log).
@@ -141,11 +156,17 @@ impl RequestContext {
             at: self.now,
             ..Facts::default()
         };
-        // Protection from a person: whom each of these persons is protected from.
-        let protections = l
-            .protections_of_person
-            .load_many(persons.iter().copied())
-            .await?;
+        // Protection from a person: whom each of these persons is protected from
+        // (for a person's own fields, and to discount consents).
+        let needs_protections =
+            matches!(record, Record::Person(_)) || (self.wants_consents && !persons.is_empty());
+        let protections = if needs_protections {
+            l.protections_of_person
+                .load_many(persons.iter().copied())
+                .await?
+        } else {
+            HashMap::new()
+        };
         let protected_from: std::collections::BTreeSet<Uuid> = protections
             .values()
             .flatten()

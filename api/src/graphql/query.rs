@@ -387,6 +387,65 @@ impl Query {
             .collect())
     }
 
+    /// Why `agency` (as `role`, for `purpose`) could or could not see `dataClass`
+    /// of a case now: the decision, the rule and legal basis that allowed it, or
+    /// each reason why nothing applied. For privacy officers (purpose AUDIT).
+    async fn explain_access(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        data_class: enums::DataClass,
+        agency: ID,
+        role: enums::Role,
+        purpose: enums::Purpose,
+    ) -> Result<AccessExplanation> {
+        let (caller, rc) = ctx_parts(ctx)?;
+        if caller.requester.role != policy::Role::PrivacyOfficer
+            || caller.requester.purpose != policy::Purpose::Audit
+        {
+            return Err(ApiError::Forbidden(
+                "explainAccess is for privacy officers with purpose AUDIT".into(),
+            )
+            .into());
+        }
+        let id = uuid_arg("caseId", &case_id)?;
+        let dir = ctx.data::<AgencyDirectory>()?;
+        let a = dir.get(agency.as_str()).await?.ok_or_else(|| {
+            ApiError::bad_input("agency", format!("no agency `{}`", agency.as_str()))
+        })?;
+        let subject = Caller {
+            requester: policy::Requester {
+                agency: a.id.clone(),
+                agency_kind: a.kind.parse::<policy::AgencyKind>()?,
+                operator: format!("{}-operator", a.id),
+                role: role.into(),
+                purpose: purpose.into(),
+            },
+            token_id: String::new(),
+            issuer: caller.issuer.clone(),
+        };
+        let view = rc.as_requester(&subject);
+        let facts = view.facts(Record::Case(id)).await?;
+        let e = policy::explain(&rc.policy, &subject.requester, &facts, data_class.into());
+        let (disclosed, rule, basis, reason) = match &e.decision {
+            policy::Decision::Disclose { rule, basis, .. } => {
+                (true, Some(rule.clone()), Some(basis.to_string()), None)
+            }
+            policy::Decision::Withhold { reason, .. } => {
+                (false, None, None, Some(reason.to_string()))
+            }
+        };
+        Ok(AccessExplanation {
+            disclosed,
+            rule,
+            basis,
+            reason,
+            policy_version: rc.policy.version.clone(),
+            text: e.to_string(),
+            details: async_graphql::Json(serde_json::to_value(&e).unwrap_or_default()),
+        })
+    }
+
     /// The court orders of a case, oldest first.
     async fn court_orders(&self, ctx: &Context<'_>, case_id: ID) -> Result<Vec<CourtOrder>> {
         let id = uuid_arg("caseId", &case_id)?;
@@ -402,6 +461,25 @@ impl Query {
             .map(CourtOrder)
             .collect())
     }
+}
+
+/// Why a requester could, or could not, see a class of a case's data.
+#[derive(SimpleObject)]
+pub struct AccessExplanation {
+    /// Whether the class would be disclosed.
+    pub disclosed: bool,
+    /// The rule that decided, when disclosed.
+    pub rule: Option<String>,
+    /// The legal basis (`KIND:id`), when disclosed.
+    pub basis: Option<String>,
+    /// Why not, when withheld.
+    pub reason: Option<String>,
+    /// The agreement's version hash.
+    pub policy_version: String,
+    /// Every rule of the agreement and why it applied or not, in words.
+    pub text: String,
+    /// The same, as data.
+    pub details: async_graphql::Json<serde_json::Value>,
 }
 
 /// Escape `%`, `_` and `\` for a LIKE pattern with `\` as the escape character.
