@@ -446,60 +446,20 @@ fn rule_matches(
     class: DataClass,
     misses: Option<&mut Vec<Miss>>,
 ) -> bool {
-    let tracing = misses.is_some();
-    let mut out = Vec::new();
-    macro_rules! require {
-        ($cond:expr, $miss:expr) => {
-            if !$cond {
-                if !tracing {
-                    return false;
-                }
-                out.push($miss);
-            }
-        };
-    }
-    require!(
-        rule.covers_agency(&req.agency, req.agency_kind),
-        Miss::Agency {
+    let scope = Scope {
+        agency_ok: rule.covers_agency(&req.agency, req.agency_kind),
+        agency_miss: &|| Miss::Agency {
             agency: req.agency.clone(),
             kind: req.agency_kind,
             kinds: rule.agency_kinds.iter().flatten().copied().collect(),
             agencies: rule.agencies.iter().flatten().cloned().collect(),
-        }
-    );
-    require!(
-        rule.roles.as_ref().is_none_or(|r| r.contains(&req.role)),
-        Miss::Role {
-            role: req.role,
-            roles: rule.roles.iter().flatten().copied().collect(),
-        }
-    );
-    require!(
-        rule.purposes.contains(&req.purpose),
-        Miss::Purpose {
-            purpose: req.purpose,
-            purposes: rule.purposes.iter().copied().collect(),
-        }
-    );
-    require!(
-        rule.classes.contains(&class),
-        Miss::Class {
-            class,
-            classes: rule.classes.iter().copied().collect(),
-        }
-    );
-    require!(
-        facts.holds_one_of(req, &rule.relationships),
-        Miss::Relationship {
-            held: facts.relationships.iter().copied().collect(),
-            needed: rule.relationships.iter().copied().collect(),
-        }
-    );
-    let ok = out.is_empty();
-    if let Some(m) = misses {
-        m.extend(out);
-    }
-    ok
+        },
+        roles: rule.roles.as_ref(),
+        purposes: &rule.purposes,
+        classes: &rule.classes,
+        relationships: &rule.relationships,
+    };
+    scope.matches(req, facts, class, misses)
 }
 
 /// Does the duty apply to the request? With `misses`, every reason it does not.
@@ -510,60 +470,88 @@ fn duty_matches(
     class: DataClass,
     misses: Option<&mut Vec<Miss>>,
 ) -> bool {
-    let tracing = misses.is_some();
-    let mut out = Vec::new();
-    macro_rules! require {
-        ($cond:expr, $miss:expr) => {
-            if !$cond {
-                if !tracing {
-                    return false;
-                }
-                out.push($miss);
-            }
-        };
-    }
-    require!(
-        duty.agency_kinds.contains(&req.agency_kind),
-        Miss::Agency {
+    let scope = Scope {
+        agency_ok: duty.agency_kinds.contains(&req.agency_kind),
+        agency_miss: &|| Miss::Agency {
             agency: req.agency.clone(),
             kind: req.agency_kind,
             kinds: duty.agency_kinds.iter().copied().collect(),
             agencies: Vec::new(),
+        },
+        roles: duty.roles.as_ref(),
+        purposes: &duty.purposes,
+        classes: &duty.classes,
+        relationships: &duty.relationships,
+    };
+    scope.matches(req, facts, class, misses)
+}
+
+/// What rules and duties both constrain: who (agency, role), why (purpose),
+/// what (class) and through which link.
+struct Scope<'a> {
+    agency_ok: bool,
+    agency_miss: &'a dyn Fn() -> Miss,
+    roles: Option<&'a BTreeSet<Role>>,
+    purposes: &'a BTreeSet<Purpose>,
+    classes: &'a BTreeSet<DataClass>,
+    relationships: &'a BTreeSet<Relationship>,
+}
+
+impl Scope<'_> {
+    fn matches(
+        &self,
+        req: &Requester,
+        facts: &Facts,
+        class: DataClass,
+        misses: Option<&mut Vec<Miss>>,
+    ) -> bool {
+        let tracing = misses.is_some();
+        let mut out = Vec::new();
+        macro_rules! require {
+            ($cond:expr, $miss:expr) => {
+                if !$cond {
+                    if !tracing {
+                        return false;
+                    }
+                    out.push($miss);
+                }
+            };
         }
-    );
-    require!(
-        duty.roles.as_ref().is_none_or(|r| r.contains(&req.role)),
-        Miss::Role {
-            role: req.role,
-            roles: duty.roles.iter().flatten().copied().collect(),
+        require!(self.agency_ok, (self.agency_miss)());
+        require!(
+            self.roles.is_none_or(|r| r.contains(&req.role)),
+            Miss::Role {
+                role: req.role,
+                roles: self.roles.into_iter().flatten().copied().collect(),
+            }
+        );
+        require!(
+            self.purposes.contains(&req.purpose),
+            Miss::Purpose {
+                purpose: req.purpose,
+                purposes: self.purposes.iter().copied().collect(),
+            }
+        );
+        require!(
+            self.classes.contains(&class),
+            Miss::Class {
+                class,
+                classes: self.classes.iter().copied().collect(),
+            }
+        );
+        require!(
+            facts.holds_one_of(req, self.relationships),
+            Miss::Relationship {
+                held: facts.relationships.iter().copied().collect(),
+                needed: self.relationships.iter().copied().collect(),
+            }
+        );
+        let ok = out.is_empty();
+        if let Some(m) = misses {
+            m.extend(out);
         }
-    );
-    require!(
-        duty.purposes.contains(&req.purpose),
-        Miss::Purpose {
-            purpose: req.purpose,
-            purposes: duty.purposes.iter().copied().collect(),
-        }
-    );
-    require!(
-        duty.classes.contains(&class),
-        Miss::Class {
-            class,
-            classes: duty.classes.iter().copied().collect(),
-        }
-    );
-    require!(
-        facts.holds_one_of(req, &duty.relationships),
-        Miss::Relationship {
-            held: facts.relationships.iter().copied().collect(),
-            needed: duty.relationships.iter().copied().collect(),
-        }
-    );
-    let ok = out.is_empty();
-    if let Some(m) = misses {
-        m.extend(out);
+        ok
     }
-    ok
 }
 
 /// Does the consent cover this request now? With `failures`, every reason not.

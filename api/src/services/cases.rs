@@ -363,13 +363,8 @@ pub async fn record_protection(
         ));
     }
     // The other person is known to the caller: a subject of a case it works on.
-    let their_cases: Vec<Uuid> = subject_of(from).await?.iter().map(|s| s.case_id).collect();
-    let reach =
-        crate::graphql::loaders::case_links(db, actor.agency(), actor.today, &their_cases).await?;
-    if !reach
-        .values()
-        .any(|l| l.contains(&Relationship::Lead) || l.contains(&Relationship::TeamMember))
-    {
+    let (_, working) = actor.cases_of(db, from).await?;
+    if working.is_empty() {
         return Err(ApiError::bad_input(
             "fromPersonId",
             format!("no person {from} that you can reach"),

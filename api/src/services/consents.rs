@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use entities::enums::{BreakGlassReview, ConsentGiver, CourtOrderKind, SubjectRole};
 use entities::{break_glass_grant, case_file, case_subject, consent, court_order, person};
-use policy::{AgencyKind, DataClass, Purpose, Relationship, Role};
+use policy::{AgencyKind, DataClass, Purpose, Role};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
@@ -79,20 +79,7 @@ pub async fn record(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("person {subject_id}")))?;
-    let cases: Vec<Uuid> = case_subject::Entity::find()
-        .filter(case_subject::Column::PersonId.eq(subject_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| s.case_id)
-        .collect();
-    let links =
-        crate::graphql::loaders::case_links(db, actor.agency(), actor.today, &cases).await?;
-    let working: Vec<Uuid> = links
-        .iter()
-        .filter(|(_, l)| l.contains(&Relationship::Lead) || l.contains(&Relationship::TeamMember))
-        .map(|(c, _)| *c)
-        .collect();
+    let (cases, working) = actor.cases_of(db, subject_id).await?;
     if working.is_empty() {
         return Err(ApiError::not_found(format!("person {subject_id}")));
     }
@@ -212,20 +199,8 @@ pub async fn withdraw(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("consent {id}")))?;
-    let cases: Vec<Uuid> = case_subject::Entity::find()
-        .filter(case_subject::Column::PersonId.eq(c.subject_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| s.case_id)
-        .collect();
-    let links =
-        crate::graphql::loaders::case_links(db, actor.agency(), actor.today, &cases).await?;
-    if !links
-        .values()
-        .any(|l| l.contains(&Relationship::Lead) || l.contains(&Relationship::TeamMember))
-        && c.recorded_by_agency_id != actor.agency()
-    {
+    let (_, working) = actor.cases_of(db, c.subject_id).await?;
+    if working.is_empty() && c.recorded_by_agency_id != actor.agency() {
         return Err(ApiError::not_found(format!("consent {id}")));
     }
     let at: DateTime<Utc> = now();

@@ -61,6 +61,33 @@ impl Actor<'_> {
         }
     }
 
+    /// The cases `person` is a subject of, and those of them the caller works
+    /// on (lead agency or team member).
+    pub async fn cases_of<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        person: Uuid,
+    ) -> ApiResult<(Vec<Uuid>, Vec<Uuid>)> {
+        use entities::case_subject;
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let cases: Vec<Uuid> = case_subject::Entity::find()
+            .filter(case_subject::Column::PersonId.eq(person))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| s.case_id)
+            .collect();
+        let links = case_links(db, self.agency(), self.today, &cases).await?;
+        let working = links
+            .iter()
+            .filter(|(_, l)| {
+                l.contains(&Relationship::Lead) || l.contains(&Relationship::TeamMember)
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        Ok((cases, working))
+    }
+
     /// Require that the caller's agency leads the case and the caller has one of
     /// `roles`.
     pub fn require_lead(&self, links: &Links, roles: &[Role], action: &str) -> ApiResult<()> {
