@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use sea_orm::EntityTrait;
 use tokio::net::TcpListener;
 
 use crate::auth::Verifier;
@@ -83,6 +84,28 @@ pub enum PolicyCommand {
     Check { file: PathBuf },
     /// List every grant the NEW agreement adds or removes compared to OLD.
     Diff { old: PathBuf, new: PathBuf },
+    /// Explain, against the database, why an agency could or could not see a
+    /// data class of a case now: the rule and legal basis, or why each rule
+    /// did not apply.
+    Explain {
+        /// The agreement (default: the built-in interim agreement).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long)]
+        case: String,
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        purpose: String,
+        /// Data class, e.g. HEALTH.
+        #[arg(long)]
+        class: String,
+        /// Operator id (`sub`), for break-glass grants; default `<agency>-operator`.
+        #[arg(long)]
+        operator: Option<String>,
+    },
 }
 
 fn load_policy(file: &std::path::Path) -> Result<policy::Policy, String> {
@@ -91,7 +114,7 @@ fn load_policy(file: &std::path::Path) -> Result<policy::Policy, String> {
     policy::Policy::from_toml(&file.display().to_string(), &text).map_err(|e| e.to_string())
 }
 
-fn policy_command(command: PolicyCommand) -> Result<(), String> {
+async fn policy_command(command: PolicyCommand, config: &Config) -> Result<(), String> {
     match command {
         PolicyCommand::Check { file } => {
             let p = load_policy(&file)?;
@@ -113,6 +136,72 @@ fn policy_command(command: PolicyCommand) -> Result<(), String> {
             eprintln!("{} grant(s) added or removed", changes.len());
             Ok(())
         }
+        PolicyCommand::Explain {
+            policy: file,
+            case,
+            agency,
+            role,
+            purpose,
+            class,
+            operator,
+        } => {
+            let agreement = match &file {
+                Some(f) => load_policy(f)?,
+                None => policy::Policy::interim(),
+            };
+            let case: uuid::Uuid = case
+                .parse()
+                .map_err(|_| format!("--case: `{case}` is not a case id"))?;
+            let class: policy::DataClass = class
+                .parse()
+                .map_err(|e: policy::ParseError| e.to_string())?;
+            let role: policy::Role = role
+                .parse()
+                .map_err(|e: policy::ParseError| e.to_string())?;
+            let purpose: policy::Purpose = purpose
+                .parse()
+                .map_err(|e: policy::ParseError| e.to_string())?;
+            let db = db::connect(&config.database_url, 2)
+                .await
+                .map_err(|e| db::describe_db_error(&e))?;
+            let row = entities::agency::Entity::find_by_id(agency.clone())
+                .one(&db)
+                .await
+                .map_err(|e| db::describe_db_error(&e))?
+                .ok_or_else(|| format!("--agency: no agency `{agency}`"))?;
+            let caller = crate::auth::Caller {
+                requester: policy::Requester {
+                    agency: row.id.clone(),
+                    agency_kind: row
+                        .kind
+                        .parse()
+                        .map_err(|e: policy::ParseError| e.to_string())?,
+                    operator: operator.unwrap_or_else(|| format!("{agency}-operator")),
+                    role,
+                    purpose,
+                },
+                token_id: String::new(),
+                issuer: "rete policy explain".into(),
+            };
+            let batches = crate::graphql::loaders::Batches::new();
+            let rc = crate::graphql::guard::RequestContext::new(
+                db,
+                std::sync::Arc::new(agreement.clone()),
+                &caller,
+                chrono::Utc::now().date_naive(),
+                config.limits.max_page_size,
+                &batches,
+            );
+            let facts = batches
+                .run(rc.facts(crate::graphql::guard::Record::Case(case)))
+                .await
+                .map_err(|e| e.message)?;
+            print!(
+                "{}",
+                policy::explain(&agreement, &caller.requester, &facts, class)
+            );
+            Ok(())
+        }
     }
 }
 
@@ -125,7 +214,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         config.database_url = url.clone();
     }
     match cli.command {
-        Command::Policy { command } => policy_command(command),
+        Command::Policy { command } => policy_command(command, &config).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -345,3 +345,74 @@ fn serve_refuses_to_start_on_an_invalid_agreement() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("p.toml:"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_explain_reads_the_database_and_names_the_rule_and_basis() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr, _) = serve_demo(dir.path());
+    let token = String::from_utf8(
+        rete(dir.path())
+            .args([
+                "token",
+                "--agency",
+                "polo-nord",
+                "--role",
+                "CASE_MANAGER",
+                "--purpose",
+                "CASE_MANAGEMENT",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token.trim())
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ cases(first: 1) { edges { node { id } } } }"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    drop(server);
+    let case = body["data"]["cases"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let explain = |agency: &str, role: &str, purpose: &str| {
+        rete(dir.path())
+            .args([
+                "policy",
+                "explain",
+                "--case",
+                &case,
+                "--agency",
+                agency,
+                "--role",
+                role,
+                "--purpose",
+                purpose,
+                "--class",
+                "HEALTH",
+            ])
+            .output()
+            .unwrap()
+    };
+    let yes = explain("polo-nord", "CASE_MANAGER", "CASE_MANAGEMENT");
+    assert!(
+        yes.status.success(),
+        "{}",
+        String::from_utf8_lossy(&yes.stderr)
+    );
+    let text = String::from_utf8(yes.stdout).unwrap();
+    assert!(
+        text.contains("DISCLOSED by rule \"case-team-sees-case\"") && text.contains("DUTY"),
+        "{text}"
+    );
+    let no =
+        String::from_utf8(explain("polo-sud", "CASE_MANAGER", "CASE_MANAGEMENT").stdout).unwrap();
+    assert!(no.contains("WITHHELD"), "{no}");
+}
