@@ -226,11 +226,9 @@ impl RequestContext {
         let subjects = l.subjects_of_case.load_many(cases.iter().copied()).await?;
         let referral_linked = {
             let person_links = l.person_links.load_one(person).await?.unwrap_or_default();
-            let through_cases: policy::Facts =
-                policy::Facts::with(links.values().flatten().copied());
-            person_links
-                .iter()
-                .any(|r| !through_cases.relationships.contains(r))
+            let through_cases: std::collections::BTreeSet<_> =
+                links.values().flatten().copied().collect();
+            person_links.iter().any(|r| !through_cases.contains(r))
         };
         if referral_linked {
             return Ok(false);
