@@ -1,11 +1,12 @@
 //! The `rete` command line: a stable contract that scripts rely on.
 //!
-//! `serve`, `migrate`, `schema`, `token`. Configuration comes from an optional
+//! `serve`, `migrate`, `schema`, `token`, `policy`, `audit`. Configuration comes from an optional
 //! TOML file (`--config` / `RETE_CONFIG`), then flags and environment variables
 //! (`--listen` / `RETE_LISTEN`, `--database-url` / `DATABASE_URL`). Errors go to
 //! stderr with exit status 1; only `schema` and `token` write to stdout.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use sea_orm::EntityTrait;
@@ -56,6 +57,12 @@ pub enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The access log: verify the chain, print or sign its head, export,
+    /// prune, prove a disclosed value.
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit::command::AuditCommand,
     },
     /// Print a token signed with the demo key (trusted by `serve --demo` only).
     Token {
@@ -215,6 +222,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     }
     match cli.command {
         Command::Policy { command } => policy_command(command, &config).await,
+        Command::Audit { command } => crate::audit::command::run(command, &config).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -300,11 +308,17 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         let key = keys::load_or_create_demo_key(&config.demo.key_file)?;
         verifier.add_static_issuer(DEMO_ISSUER, key.verifying_keys()?);
     }
+    let keys = crate::audit::HubKeys::load_or_create(
+        &config.audit.secret_file,
+        &config.audit.signing_key_file,
+    )?;
+    let audit = crate::audit::AuditLog::start(db.clone(), Arc::new(keys), config.audit.max_batch);
     Ok(AppState::new(
         db,
         verifier,
         agreement,
         config.limits.clone(),
+        audit,
     ))
 }
 

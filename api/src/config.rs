@@ -32,6 +32,25 @@ pub struct Config {
     pub limits: Limits,
     /// Trust the demo key and seed the demo network (never in production).
     pub demo: DemoConfig,
+    pub audit: AuditConfig,
+}
+
+/// The access log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The hub secret (hex, at least 32 bytes) that keys the digests of
+    /// disclosed values. Created on first use; every process of a hub must
+    /// share it.
+    pub secret_file: PathBuf,
+    /// The hub's ES256 key (PKCS#8 PEM) that signs heads, checkpoints and
+    /// bundles. Created on first use; shared by every process.
+    pub signing_key_file: PathBuf,
+    /// `rete audit prune` removes entries older than this many days (none:
+    /// entries are kept until pruned by hand with `--before`).
+    pub retention_days: Option<u32>,
+    /// At most this many entries go into one group commit.
+    pub max_batch: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -105,6 +124,18 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: Limits::default(),
             demo: DemoConfig::default(),
+            audit: AuditConfig::default(),
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            secret_file: PathBuf::from("rete-audit-secret"),
+            signing_key_file: PathBuf::from("rete-hub-key.pem"),
+            retention_days: None,
+            max_batch: 256,
         }
     }
 }
@@ -248,6 +279,12 @@ impl Config {
         }
         if l.max_page_size == 0 {
             return Err(invalid("limits.max_page_size", "must be at least 1"));
+        }
+        if self.audit.max_batch == 0 || self.audit.max_batch > 10_000 {
+            return Err(invalid("audit.max_batch", "must be between 1 and 10000"));
+        }
+        if self.audit.retention_days == Some(0) {
+            return Err(invalid("audit.retention_days", "must be at least 1 day"));
         }
         Ok(())
     }

@@ -28,6 +28,8 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
+use crate::audit::chain::query_hash;
+use crate::audit::{AuditLog, Draft};
 use crate::auth::{AuthError, Caller, Verifier};
 use crate::config::Limits;
 use crate::error::ApiError;
@@ -99,14 +101,18 @@ struct Inner {
     directory: AgencyDirectory,
     policy: Arc<Policy>,
     limits: Limits,
+    audit: AuditLog,
 }
 
 impl AppState {
+    /// The hub's state, with its access log's appender (see
+    /// [`AuditLog::start`]).
     pub fn new(
         db: DatabaseConnection,
         verifier: Verifier,
         policy: Policy,
         limits: Limits,
+        audit: AuditLog,
     ) -> AppState {
         let directory = AgencyDirectory::new(db.clone());
         let schema = build_schema(&limits, directory.clone());
@@ -117,6 +123,7 @@ impl AppState {
             directory,
             policy: Arc::new(policy),
             limits,
+            audit,
         }))
     }
 
@@ -412,6 +419,8 @@ async fn execute(
                 }
                 Ok(()) => {}
             }
+            let operation = operation_label(&mut req);
+            let query_hash = query_hash(&req.query);
             let today = chrono::Utc::now().date_naive();
             let batches = Batches::new();
             let rc = RequestContext::new(
@@ -422,9 +431,31 @@ async fn execute(
                 limits.max_page_size,
                 &batches,
             );
+            let trail = rc.trail();
             let exec = state.0.schema.execute(req.data(caller.clone()).data(rc));
             let resp: Response = batches.run(exec).await;
-            out.push(finish(resp));
+            let body = finish(resp);
+            // The access log, before anything leaves: no entry, no data.
+            if !trail.is_empty() {
+                let data = body.get("data").unwrap_or(&Value::Null);
+                let done = trail.finish(data, &state.0.audit.keys.digest);
+                let r = &caller.requester;
+                let draft = Draft {
+                    at: Draft::now(),
+                    operator: r.operator.clone(),
+                    agency_id: r.agency.clone(),
+                    role: r.role.as_str().to_string(),
+                    purpose: r.purpose.as_str().to_string(),
+                    operation,
+                    query_hash,
+                    records: done.records,
+                    policy_version: state.0.policy.version.clone(),
+                };
+                if let Err(e) = state.0.audit.append(draft).await {
+                    return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
+                }
+            }
+            out.push(body);
         }
         Ok(out)
     };
@@ -438,6 +469,15 @@ async fn execute(
                     "the request exceeded the time limit of {} ms",
                     limits.request_timeout_ms
                 ),
+            );
+        }
+        Ok(Err((StatusCode::SERVICE_UNAVAILABLE, m))) => {
+            tracing::error!(error = %m, "response withheld: the access log cannot be written");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                "ACCESS_LOG_UNAVAILABLE",
+                "the access log cannot be written, so no data is returned; try again later",
             );
         }
         Ok(Err((status, m))) => {
@@ -519,6 +559,34 @@ fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), R
         ));
     }
     Ok(())
+}
+
+/// `query CaseById`, `mutation (anonymous)`: the operation for the access log.
+fn operation_label(req: &mut Request) -> String {
+    let name = req.operation_name.clone();
+    let Ok(doc) = req.parsed_query() else {
+        return "(unparsed)".into();
+    };
+    let op = match (&doc.operations, name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some((None, op)),
+        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n).map(|op| (Some(n), op)),
+        (DocumentOperations::Multiple(ops), None) => {
+            ops.iter().next().map(|(n, op)| (Some(n.as_str()), op))
+        }
+    };
+    let Some((n, op)) = op else {
+        return "(unknown operation)".into();
+    };
+    let ty = match op.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    let n = n
+        .map(str::to_string)
+        .or(name)
+        .unwrap_or_else(|| "(anonymous)".into());
+    format!("{ty} {n}")
 }
 
 /// The operation that will run (its type and number of root fields), if the

@@ -4,6 +4,7 @@
 //! passes through `graphql::guard`, which asks the `policy` crate. Writers live in
 //! `services`; resolvers never write.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

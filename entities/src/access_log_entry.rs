@@ -1,6 +1,9 @@
-//! `access_log_entry`: An entry of the hash-chained access log. `seq` (1, 2, 3 ...) is assigned by
-//! the writer, not by the database. `role` and `purpose` hold role and purpose
-//! values; `agency_id` is deliberately not a foreign key (the log outlives agencies).
+//! `access_log_entry`: one entry of the hash-chained access log per operation
+//! that touched personal data. `seq` (1, 2, 3 ...) is assigned by the appender,
+//! never by the database. `records` is canonical JSON kept as text (the bytes
+//! hashed are the bytes stored); `disclosed_classes` / `withheld_classes` are
+//! space-delimited (` IDENTITY SOCIAL `). `agency_id` is deliberately not a
+//! foreign key: the log outlives agencies.
 
 use sea_orm::entity::prelude::*;
 
@@ -22,9 +25,12 @@ pub struct Model {
     pub operation: String,
     #[sea_orm(column_type = "Text")]
     pub query_hash: String,
-    pub records: Json,
-    pub disclosed: Json,
-    pub withheld: Json,
+    #[sea_orm(column_type = "Text")]
+    pub records: String,
+    #[sea_orm(column_type = "Text")]
+    pub disclosed_classes: String,
+    #[sea_orm(column_type = "Text")]
+    pub withheld_classes: String,
     #[sea_orm(column_type = "Text")]
     pub policy_version: String,
     #[sea_orm(column_type = "Text")]

@@ -23,7 +23,9 @@
 
 pub mod enums;
 
+pub mod access_log_checkpoint;
 pub mod access_log_entry;
+pub mod access_log_touch;
 pub mod agency;
 pub mod break_glass_grant;
 pub mod case_file;

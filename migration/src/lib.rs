@@ -13,6 +13,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_core_schema;
 mod m20261128_000002_case_protection;
+mod m20261128_000003_access_log;
 
 /// Every migration of Rete, in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_core_schema::Migration),
             Box::new(m20261128_000002_case_protection::Migration),
+            Box::new(m20261128_000003_access_log::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rete_api::audit::{AuditLog, HubKeys};
 use rete_api::auth::Verifier;
 use rete_api::auth::keys::SigningKey;
 use rete_api::config::{AuthConfig, Limits};
@@ -121,7 +122,12 @@ impl HubBuilder {
         let mut verifier = Verifier::from_config(&self.auth).expect("verifier");
         verifier.add_static_issuer(TEST_ISSUER, key.verifying_keys().expect("jwk"));
         let agreement = self.agreement.unwrap_or_else(policy_interim);
-        let state = AppState::new(db.clone(), verifier, agreement, self.limits);
+        // The appender gets a pool of its own: statement counts measure the
+        // query, the log's cost is the benchmark's business.
+        let audit_db = rete_api::db::connect(&url, 2).await.expect("connect");
+        let audit_keys = Arc::new(HubKeys::generate().expect("hub keys"));
+        let audit = AuditLog::start(audit_db, audit_keys.clone(), 256);
+        let state = AppState::new(db.clone(), verifier, agreement, self.limits, audit);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -133,6 +139,7 @@ impl HubBuilder {
             base: format!("http://{addr}"),
             db,
             key,
+            audit_keys,
             statements,
             client: reqwest::Client::new(),
             server,
@@ -209,6 +216,8 @@ pub struct TestHub {
     pub base: String,
     pub db: DatabaseConnection,
     pub key: SigningKey,
+    /// The hub's access-log secrets (digest key, signing key).
+    pub audit_keys: Arc<HubKeys>,
     statements: Arc<AtomicUsize>,
     pub client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,

@@ -132,6 +132,18 @@ pub fn load_or_create_demo_key(path: &Path) -> Result<SigningKey, String> {
     Ok(key)
 }
 
+/// Read an ES256 key of the hub's own (`kid`), creating it (mode 0600) if it
+/// does not exist yet.
+pub fn load_or_create_key(path: &Path, kid: &str) -> Result<SigningKey, String> {
+    if !path.exists() {
+        let key = SigningKey::generate_es256(kid)?;
+        write_private(path, &key.to_pem())?;
+        return Ok(key);
+    }
+    let key = load_demo_key(path)?;
+    SigningKey::from_pkcs8(kid, Algorithm::ES256, key.pkcs8)
+}
+
 /// Read the demo ES256 key; a missing file is an error that says what to run.
 pub fn load_demo_key(path: &Path) -> Result<SigningKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -165,7 +177,7 @@ fn pem_of(pkcs8: &[u8]) -> String {
     pem
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), String> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::enums;
 use super::loaders::{Batches, Loaders};
+use crate::audit::trail::{Access, Trail};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -31,7 +32,7 @@ use crate::error::ApiError;
 pub fn dataClass(class: enums::DataClass) {}
 
 /// A record whose fields are decided together.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Record {
     Case(Uuid),
     Person(Uuid),
@@ -53,6 +54,8 @@ pub struct RequestContext {
     wants_consents: bool,
     wants_case_bases: bool,
     decisions: Mutex<HashMap<(Record, DataClass), Decision>>,
+    /// What the operation touched and disclosed, for the access log.
+    trail: Arc<Trail>,
     /// The caller's links per record, shared by every field and class of the
     /// record: one load per record, even while the first load is in flight.
     facts: Mutex<HashMap<Record, Arc<tokio::sync::OnceCell<Facts>>>>,
@@ -85,8 +88,15 @@ impl RequestContext {
             wants_case_bases,
             max_page_size,
             decisions: Mutex::new(HashMap::new()),
+            trail: Arc::new(Trail::default()),
             facts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The operation's trail (the HTTP layer keeps a handle to log it once
+    /// the operation has run).
+    pub fn trail(&self) -> Arc<Trail> {
+        self.trail.clone()
     }
 
     /// The same request's view for another requester (to explain what *they*
@@ -100,14 +110,6 @@ impl RequestContext {
             self.max_page_size,
             &self.batches,
         )
-    }
-
-    /// Every decision taken so far in this request (for the access log).
-    pub fn decisions(&self) -> Vec<(Record, Decision)> {
-        self.decisions
-            .lock()
-            .map(|d| d.iter().map(|((r, _), d)| (*r, d.clone())).collect())
-            .unwrap_or_default()
     }
 
     /// The caller's links to a record (loaded once per request).
@@ -151,6 +153,10 @@ impl RequestContext {
             }
             Record::Facility(id) => (l.facility_links.load_one(id).await?, vec![], vec![]),
         };
+        match record {
+            Record::Person(id) => self.trail.about(record, &[id], &cases),
+            _ => self.trail.about(record, &persons, &cases),
+        }
         let mut facts = Facts {
             relationships: links.unwrap_or_default(),
             at: self.now,
@@ -281,6 +287,7 @@ pub async fn decide(
     if let Ok(mut m) = rc.decisions.lock() {
         m.insert((record, class), decision.clone());
     }
+    rc.trail.decided(record, &decision);
     Ok(decision)
 }
 
@@ -292,8 +299,23 @@ pub async fn reveal<T>(
     value: impl FnOnce() -> T,
 ) -> async_graphql::Result<T> {
     match decide(ctx, record, class).await? {
-        Decision::Disclose { .. } => Ok(value()),
+        Decision::Disclose { .. } => {
+            if let Some(path) = ctx.path_node {
+                ctx.data::<RequestContext>()?
+                    .trail
+                    .disclosed_at(record, path.to_string_vec());
+            }
+            Ok(value())
+        }
         Decision::Withhold { class, reason } => Err(ApiError::Withheld { class, reason }.extend()),
+    }
+}
+
+/// Note in the access log that the operation wrote the record (mutations) or
+/// read the log about it (privacy officers).
+pub fn touched(ctx: &Context<'_>, record: Record, access: Access) {
+    if let Ok(rc) = ctx.data::<RequestContext>() {
+        rc.trail.access(record, access);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL schema: queries, mutations, types, and the decision point every
 //! personal field goes through (`guard`).
 
+pub mod audit;
 pub mod enums;
 pub mod guard;
 pub mod inputs;

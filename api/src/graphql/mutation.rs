@@ -3,16 +3,22 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::guard::RequestContext;
+use super::guard::{self, Record, RequestContext};
 use super::inputs::*;
 use super::types::{
     BreakGlassGrant, Case, CaseNote, Consent, CourtOrder, Placement, Referral, TeamMember,
     Verification,
 };
+use crate::audit::trail::Access;
 use crate::auth::Caller;
 use crate::services::{self, Actor};
 
 pub struct Mutation;
+
+/// The access log records what each mutation wrote.
+fn wrote(ctx: &Context<'_>, record: Record) {
+    guard::touched(ctx, record, Access::Write);
+}
 
 fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor<'a>, &'a RequestContext)> {
     let caller = ctx.data::<Caller>()?;
@@ -35,9 +41,12 @@ impl Mutation {
         input: SubmitReferralInput,
     ) -> Result<Referral> {
         let (a, rc) = actor(ctx)?;
-        Ok(Referral(
-            services::referrals::submit(&rc.db, &a, input, rc).await?,
-        ))
+        let m = services::referrals::submit(&rc.db, &a, input, rc).await?;
+        wrote(ctx, Record::Referral(m.id));
+        if let Some(c) = m.case_id {
+            wrote(ctx, Record::Case(c));
+        }
+        Ok(Referral(m))
     }
 
     /// Accept (opens a case), redirect or dismiss a referral in your queue.
@@ -47,9 +56,12 @@ impl Mutation {
         input: TriageReferralInput,
     ) -> Result<Referral> {
         let (a, rc) = actor(ctx)?;
-        Ok(Referral(
-            services::referrals::triage(&rc.db, &a, input).await?,
-        ))
+        let m = services::referrals::triage(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Referral(m.id));
+        if let Some(c) = m.case_id {
+            wrote(ctx, Record::Case(c));
+        }
+        Ok(Referral(m))
     }
 
     /// Add an operator of an agency to a case's team (lead agency's case managers).
@@ -59,9 +71,9 @@ impl Mutation {
         input: AddTeamMemberInput,
     ) -> Result<TeamMember> {
         let (a, rc) = actor(ctx)?;
-        Ok(TeamMember(
-            services::cases::add_team_member(&rc.db, &a, input).await?,
-        ))
+        let m = services::cases::add_team_member(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(TeamMember(m))
     }
 
     /// End a team membership.
@@ -71,9 +83,9 @@ impl Mutation {
         input: EndTeamMembershipInput,
     ) -> Result<TeamMember> {
         let (a, rc) = actor(ctx)?;
-        Ok(TeamMember(
-            services::cases::end_team_membership(&rc.db, &a, input).await?,
-        ))
+        let m = services::cases::end_team_membership(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(TeamMember(m))
     }
 
     /// Place subjects of a case in a facility; never beyond its capacity.
@@ -83,9 +95,9 @@ impl Mutation {
         input: RecordPlacementInput,
     ) -> Result<Placement> {
         let (a, rc) = actor(ctx)?;
-        Ok(Placement(
-            services::placements::record(&rc.db, &a, input).await?,
-        ))
+        let m = services::placements::record(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(Placement(m))
     }
 
     /// End a placement.
@@ -95,9 +107,9 @@ impl Mutation {
         input: EndPlacementInput,
     ) -> Result<Placement> {
         let (a, rc) = actor(ctx)?;
-        Ok(Placement(
-            services::placements::end(&rc.db, &a, input).await?,
-        ))
+        let m = services::placements::end(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(Placement(m))
     }
 
     /// Record a review of a placement and schedule the next.
@@ -108,6 +120,7 @@ impl Mutation {
     ) -> Result<Verification> {
         let (a, rc) = actor(ctx)?;
         let (v, case_id) = services::placements::record_verification(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(case_id));
         Ok(Verification::new(v, case_id))
     }
 
@@ -118,17 +131,17 @@ impl Mutation {
         input: RecordCourtOrderInput,
     ) -> Result<CourtOrder> {
         let (a, rc) = actor(ctx)?;
-        Ok(CourtOrder(
-            services::cases::record_court_order(&rc.db, &a, input).await?,
-        ))
+        let m = services::cases::record_court_order(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(CourtOrder(m))
     }
 
     /// Add a note to a case (case team).
     async fn add_case_note(&self, ctx: &Context<'_>, input: AddCaseNoteInput) -> Result<CaseNote> {
         let (a, rc) = actor(ctx)?;
-        Ok(CaseNote(
-            services::cases::add_note(&rc.db, &a, input).await?,
-        ))
+        let m = services::cases::add_note(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(CaseNote(m))
     }
 
     /// Move a case to another status (only allowed transitions; see CaseStatus).
@@ -138,9 +151,9 @@ impl Mutation {
         input: ChangeCaseStatusInput,
     ) -> Result<Case> {
         let (a, rc) = actor(ctx)?;
-        Ok(Case(
-            services::cases::change_status(&rc.db, &a, input).await?,
-        ))
+        let m = services::cases::change_status(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.id));
+        Ok(Case(m))
     }
 
     /// Record a consent given by the subject, a parent or a guardian (case team).
@@ -150,9 +163,9 @@ impl Mutation {
         input: RecordConsentInput,
     ) -> Result<Consent> {
         let (a, rc) = actor(ctx)?;
-        Ok(Consent(
-            services::consents::record(&rc.db, &a, input).await?,
-        ))
+        let m = services::consents::record(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Person(m.subject_id));
+        Ok(Consent(m))
     }
 
     /// Withdraw a consent: it stops counting from the next request on.
@@ -162,9 +175,9 @@ impl Mutation {
         input: WithdrawConsentInput,
     ) -> Result<Consent> {
         let (a, rc) = actor(ctx)?;
-        Ok(Consent(
-            services::consents::withdraw(&rc.db, &a, input).await?,
-        ))
+        let m = services::consents::withdraw(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Person(m.subject_id));
+        Ok(Consent(m))
     }
 
     /// Open a case in an emergency (token purpose EMERGENCY): a grant of a few
@@ -176,9 +189,9 @@ impl Mutation {
         input: RequestBreakGlassInput,
     ) -> Result<BreakGlassGrant> {
         let (a, rc) = actor(ctx)?;
-        Ok(BreakGlassGrant(
-            services::consents::request_break_glass(&rc.db, &a, input).await?,
-        ))
+        let m = services::consents::request_break_glass(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(BreakGlassGrant(m))
     }
 
     /// Approve or flag a break-glass grant (privacy officers, purpose AUDIT).
@@ -188,9 +201,9 @@ impl Mutation {
         input: ReviewBreakGlassInput,
     ) -> Result<BreakGlassGrant> {
         let (a, rc) = actor(ctx)?;
-        Ok(BreakGlassGrant(
-            services::consents::review_break_glass(&rc.db, &a, input).await?,
-        ))
+        let m = services::consents::review_break_glass(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(BreakGlassGrant(m))
     }
 
     /// Record that a subject of a case must be protected from another person
@@ -202,6 +215,7 @@ impl Mutation {
     ) -> Result<Case> {
         let (a, rc) = actor(ctx)?;
         let p = services::cases::record_protection(&rc.db, &a, input).await?;
+        wrote(ctx, Record::Case(p.case_id));
         let case = rc.loaders.case.load_one(p.case_id).await?;
         case.map(Case)
             .ok_or_else(|| crate::error::ApiError::not_found("case").into())

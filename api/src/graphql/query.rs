@@ -98,6 +98,42 @@ fn links_for(caller: &Caller, rc: &RequestContext, class: DataClass) -> BTreeSet
 
 #[Object]
 impl Query {
+    /// The access log, newest first (privacy officers, purpose AUDIT): the
+    /// entries of your agency's operators and those that touched cases your
+    /// agency is linked to, or their subjects.
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::audit::AccessLogFilter>,
+        #[graphql(desc = "Page size, 1 to the configured maximum (default 50).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, super::audit::AccessLogEntry, super::audit::AccessLogPage>> {
+        super::audit::access_log(ctx, filter, first, after).await
+    }
+
+    /// Break-glass grants waiting for review, oldest first (privacy officers,
+    /// purpose AUDIT): grants on your agency's cases or by its operators.
+    async fn break_glass_review_queue(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<super::audit::BreakGlassReviewItem>> {
+        super::audit::break_glass_queue(ctx, first).await
+    }
+
+    /// Who saw which classes of a person's data, when, for what purpose and
+    /// on which basis (GDPR art. 15), network-wide (privacy officers, purpose
+    /// AUDIT, of an agency linked to the person).
+    async fn subject_access_report(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+    ) -> Result<super::audit::SubjectAccessReport> {
+        super::audit::subject_access_report(ctx, person_id).await
+    }
+
     /// The caller, as the hub understood the token.
     async fn me(&self) -> Me {
         Me
@@ -409,6 +445,11 @@ impl Query {
             .into());
         }
         let id = uuid_arg("caseId", &case_id)?;
+        super::guard::touched(
+            ctx,
+            Record::Case(id),
+            crate::audit::trail::Access::AuditRead,
+        );
         let dir = ctx.data::<AgencyDirectory>()?;
         let a = dir.get(agency.as_str()).await?.ok_or_else(|| {
             ApiError::bad_input("agency", format!("no agency `{}`", agency.as_str()))
