@@ -287,7 +287,7 @@ mod tests {
             .collect();
         assert_eq!(value_at(&data, &path), Some(&json!("b")));
         assert_eq!(
-            value_at(&data, &path[..2]).map(|v| v.is_object()),
+            value_at(&data, &path[..2]).map(|v| v.is_array()),
             Some(true)
         );
         let bad: Vec<String> = vec!["cases".into(), "edges".into(), "x".into()];
