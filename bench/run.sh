@@ -12,9 +12,15 @@
 #   PGSSLMODE=                            e.g. disable; unset = the drivers' default
 #                                         (prefer: TLS when the server offers it)
 #   SKIP_BUILD=1                          reuse target/release binaries
+#   ENFORCEMENT=1                         also measure enforcement on vs off (0: skip)
 #
 # Prints the figures as key=value lines and ends with
 #   hub_rps=... sqlx_rps=... ratio=... target=0.5 meets_target=...
+# and, with ENFORCEMENT=1, the cost of enforcement: the same query against a hub
+# serving policies/network.toml and against a build with the cargo feature
+# `bench-no-enforcement` (every field disclosed without deciding; built into
+# its own target directory, never into target/release), on the same database:
+#   enforcement_on_rps=... enforcement_off_rps=... enforcement_ratio=...
 # See bench/README.md for how to read them.
 set -euo pipefail
 
@@ -24,6 +30,9 @@ CONCURRENCY="${CONCURRENCY:-16}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 ROUNDS="${ROUNDS:-1}"
+ENFORCEMENT="${ENFORCEMENT:-1}"
+# The unenforced build lives apart, so that target/release/rete always enforces.
+NOENF_TARGET="$TARGET_DIR/bench-no-enforcement"
 PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
 PGUSER="${PGUSER:-postgres}"
@@ -60,6 +69,19 @@ fi
 RETE="$TARGET_DIR/release/rete"
 DRIVER="$TARGET_DIR/release/rete-bench"
 [[ -x "$RETE" && -x "$DRIVER" ]] || die "missing $RETE or $DRIVER (build failed?)"
+RETE_OFF="$NOENF_TARGET/release/rete"
+if [[ "$ENFORCEMENT" == 1 ]]; then
+  if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    if [[ ! -d "$NOENF_TARGET/release" ]]; then
+      # Start from the release build: only rete-api is rebuilt with the feature.
+      mkdir -p "$NOENF_TARGET"
+      cp -a "$TARGET_DIR/release" "$NOENF_TARGET/release"
+    fi
+    say "building rete with bench-no-enforcement into $NOENF_TARGET"
+    (cd "$REPO" && cargo build --release -p rete-api --features bench-no-enforcement --target-dir "$NOENF_TARGET")
+  fi
+  [[ -x "$RETE_OFF" ]] || die "missing $RETE_OFF (build failed?)"
+fi
 
 # --- PostgreSQL --------------------------------------------------------------
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
@@ -82,17 +104,29 @@ DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB${PGSSLMODE:+?sslmode=
 # --- The hub -----------------------------------------------------------------
 WORK="$(mktemp -d -t rete-bench.XXXXXX)"
 HUB_PID=""
+ON_PID=""
+OFF_PID=""
+stop() {
+  local pid="$1"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
 cleanup() {
   local status=$?
-  if [[ -n "$HUB_PID" ]] && kill -0 "$HUB_PID" 2>/dev/null; then
-    kill -TERM "$HUB_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$HUB_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$HUB_PID" 2>/dev/null || true
-    wait "$HUB_PID" 2>/dev/null || true
-  fi
-  if [[ $status -ne 0 && -s "$WORK/hub.log" ]]; then
-    say "last lines of the hub's log:"
-    tail -n 20 "$WORK/hub.log" >&2 || true
+  stop "$HUB_PID"
+  stop "$ON_PID"
+  stop "$OFF_PID"
+  if [[ $status -ne 0 ]]; then
+    for log in hub on off; do
+      if [[ -s "$WORK/$log.log" ]]; then
+        say "last lines of the $log hub's log:"
+        tail -n 20 "$WORK/$log.log" >&2 || true
+      fi
+    done
   fi
   rm -rf "$WORK"
   exit "$status"
@@ -136,6 +170,44 @@ for _ in $(seq 1 240); do
 done
 curl -fsS -o /dev/null --max-time 2 "$HUB/health" || die "the hub did not answer /health in 120 s"
 
+# The cost of enforcement: two more hubs on the same (seeded) database, one
+# enforcing the network agreement, one built without enforcement. Idle while
+# the other phases run.
+wait_health() {
+  local url="$1" pid="$2" name="$3"
+  for _ in $(seq 1 240); do
+    if curl -fsS -o /dev/null --max-time 2 "$url/health" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || die "the $name hub exited before answering /health"
+    sleep 0.5
+  done
+  die "the $name hub did not answer /health in 120 s"
+}
+ENFORCEMENT_ARGS=()
+if [[ "$ENFORCEMENT" == 1 ]]; then
+  ON_PORT="$(free_port)" || die "no free port found"
+  say "starting the enforcing hub on 127.0.0.1:$ON_PORT (policies/network.toml)"
+  (
+    cd "$WORK"
+    RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" DATABASE_URL="$DATABASE_URL" \
+      exec "$RETE" serve --demo --listen "127.0.0.1:$ON_PORT" --policy "$REPO/policies/network.toml"
+  ) >"$WORK/on.log" 2>&1 &
+  ON_PID=$!
+  wait_health "http://127.0.0.1:$ON_PORT" "$ON_PID" "enforcing"
+  OFF_PORT="$(free_port)" || die "no free port found"
+  say "starting the UNENFORCED benchmark build on 127.0.0.1:$OFF_PORT"
+  (
+    cd "$WORK"
+    RETE_BENCH_NO_ENFORCEMENT=benchmark-only RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" \
+      DATABASE_URL="$DATABASE_URL" \
+      exec "$RETE_OFF" serve --demo --listen "127.0.0.1:$OFF_PORT" --policy "$REPO/policies/network.toml"
+  ) >"$WORK/off.log" 2>&1 &
+  OFF_PID=$!
+  wait_health "http://127.0.0.1:$OFF_PORT" "$OFF_PID" "unenforced"
+  grep -q "DOES NOT ENFORCE" "$WORK/off.log" || die "the unenforced build did not print its warning"
+  ENFORCEMENT_ARGS=(--enforcement-on-url "http://127.0.0.1:$ON_PORT" --enforcement-on-pid "$ON_PID"
+    --enforcement-off-url "http://127.0.0.1:$OFF_PORT" --enforcement-off-pid "$OFF_PID")
+fi
+
 # The hub seeded the demo network; give the planner statistics, as autovacuum
 # would in a deployment (it may be off on a test server).
 psql -q -X -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$BENCH_DB" -c "ANALYZE" >/dev/null
@@ -149,7 +221,8 @@ echo "machine: cpus=$(nproc) loadavg_before=\"$(cut -d' ' -f1-3 /proc/loadavg)\"
 set +e
 RETE_BENCH_TOKEN="$TOKEN" RETE_BENCH_DATABASE_URL="$DATABASE_URL" \
   "$DRIVER" --hub-url "$HUB" --hub-pid "$HUB_PID" \
-  --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS" "$@"
+  --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS" \
+  "${ENFORCEMENT_ARGS[@]}" "$@"
 status=$?
 set -e
 echo "machine: loadavg_after=\"$(cut -d' ' -f1-3 /proc/loadavg)\""

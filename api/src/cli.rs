@@ -89,8 +89,22 @@ pub enum PolicyCommand {
     /// Validate an agreement file; print its version hash, or every problem
     /// with its line.
     Check { file: PathBuf },
-    /// List every grant the NEW agreement adds or removes compared to OLD.
-    Diff { old: PathBuf, new: PathBuf },
+    /// List every grant the NEW agreement adds or removes compared to OLD;
+    /// with `--against-db`, also how many cases and subjects each agency would
+    /// gain or lose access to, by data class.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Also decide, for every case and subject in the database
+        /// (`--database-url` / `DATABASE_URL` / config), what each agency can
+        /// see under OLD and under NEW, and count the differences.
+        #[arg(long)]
+        against_db: bool,
+        /// Print one JSON document (grants, and the database impact if asked)
+        /// instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Explain, against the database, why an agency could or could not see a
     /// data class of a case now: the rule and legal basis, or why each rule
     /// did not apply.
@@ -134,13 +148,43 @@ async fn policy_command(command: PolicyCommand, config: &Config) -> Result<(), S
             );
             Ok(())
         }
-        PolicyCommand::Diff { old, new } => {
+        PolicyCommand::Diff {
+            old,
+            new,
+            against_db,
+            json,
+        } => {
             let (a, b) = (load_policy(&old)?, load_policy(&new)?);
             let changes = policy::diff(&a, &b);
+            let impact = if against_db {
+                let db = db::connect(&config.database_url, 2)
+                    .await
+                    .map_err(|e| db::describe_db_error(&e))?;
+                let today = chrono::Utc::now().date_naive();
+                Some(crate::impact::impact(&db, &a, &b, today).await?)
+            } else {
+                None
+            };
+            if json {
+                let doc = serde_json::json!({
+                    "old": {"file": old.display().to_string(), "version": a.version},
+                    "new": {"file": new.display().to_string(), "version": b.version},
+                    "grants": changes,
+                    "impact": impact,
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+                );
+                return Ok(());
+            }
             for c in &changes {
                 println!("{c}");
             }
             eprintln!("{} grant(s) added or removed", changes.len());
+            if let Some(impact) = impact {
+                print!("{}", crate::impact::render(&impact));
+            }
             Ok(())
         }
         PolicyCommand::Explain {

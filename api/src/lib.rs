@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod impact;
 pub mod services;
 
 pub use config::Config;

@@ -3,6 +3,14 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// Printed at every start of a build with the `bench-no-enforcement` feature.
+const NO_ENFORCEMENT_BANNER: &str = "\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!  WARNING: THIS rete IS A BENCHMARK BUILD (feature bench-no-enforcement).   !!
+!!  IT DOES NOT ENFORCE THE NETWORK AGREEMENT: EVERY FIELD OF EVERY RECORD    !!
+!!  IS DISCLOSED TO EVERY CALLER. NEVER RUN IT ON REAL DATA.                  !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!";
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let filter = EnvFilter::try_from_env("RETE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -17,6 +25,17 @@ async fn main() -> std::process::ExitCode {
         builder.init();
     }
     let cli = rete_api::cli::Cli::parse();
+    if rete_api::graphql::guard::NO_ENFORCEMENT {
+        eprintln!("{NO_ENFORCEMENT_BANNER}");
+        tracing::warn!("built with bench-no-enforcement: the policy is NOT enforced");
+        if std::env::var("RETE_BENCH_NO_ENFORCEMENT").as_deref() != Ok("benchmark-only") {
+            eprintln!(
+                "error: this build does not enforce the policy; it runs only for a benchmark \
+                 (RETE_BENCH_NO_ENFORCEMENT=benchmark-only)"
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     match rete_api::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

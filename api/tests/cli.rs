@@ -416,3 +416,142 @@ async fn policy_explain_reads_the_database_and_names_the_rule_and_basis() {
         String::from_utf8(explain("polo-sud", "CASE_MANAGER", "CASE_MANAGEMENT").stdout).unwrap();
     assert!(no.contains("WITHHELD"), "{no}");
 }
+
+/// `policies/network.toml` without its court-of-record rule (3.4).
+fn agreement_without_the_court_rule(dir: &std::path::Path) -> std::path::PathBuf {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(repo.join("policies/network.toml")).unwrap();
+    let at = text.find("id = \"court-of-record\"").unwrap();
+    let start = text[..at].rfind("[[rule]]").unwrap();
+    let end = at + text[at..].find("[[rule]]").unwrap();
+    let path = dir.join("no-court.toml");
+    std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_diff_against_the_database_counts_what_the_court_would_lose() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let network = repo.join("policies/network.toml");
+    let new = agreement_without_the_court_rule(dir.path());
+
+    // The cases the court is linked to, as the hub itself counts them.
+    let (server, addr, _) = serve_demo(dir.path());
+    let token = String::from_utf8(
+        rete(dir.path())
+            .args([
+                "token",
+                "--agency",
+                "tm-torino",
+                "--role",
+                "JUDGE",
+                "--purpose",
+                "JUDICIAL",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token.trim())
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ cases(first: 1) { totalCount } }"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    drop(server);
+    let court_cases = body["data"]["cases"]["totalCount"].as_u64().unwrap() as usize;
+    assert!(court_cases > 0, "{body}");
+
+    let diff = |extra: &[&str]| {
+        let out = rete(dir.path())
+            .args(["policy", "diff"])
+            .arg(&network)
+            .arg(&new)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let json: serde_json::Value = serde_json::from_str(&diff(&["--against-db", "--json"])).unwrap();
+    assert!(json["impact"]["cases"].as_u64().unwrap() as usize >= court_cases);
+    let changes = json["impact"]["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    for c in changes {
+        assert_eq!(c["agency"], "tm-torino", "only the court changes: {c}");
+        assert_eq!(c["cases_gained"], 0, "{c}");
+        assert_eq!(c["subjects_gained"], 0, "{c}");
+    }
+    let judicial = changes
+        .iter()
+        .find(|c| c["class"] == "JUDICIAL")
+        .expect("the court loses JUDICIAL");
+    assert_eq!(
+        judicial["cases_lost"].as_u64().unwrap() as usize,
+        court_cases
+    );
+    assert_eq!(judicial["cases_before"], judicial["cases_lost"]);
+    assert_eq!(judicial["cases_after"], 0);
+    assert!(
+        judicial["subjects_lost"].as_u64().unwrap() > 0,
+        "{judicial}"
+    );
+    // Nothing of the rule's classes survives for the court; other classes are untouched.
+    let classes: Vec<&str> = changes.iter().filter_map(|c| c["class"].as_str()).collect();
+    assert!(
+        classes
+            .iter()
+            .all(|c| ["IDENTITY", "JUDICIAL", "SOCIAL"].contains(c)),
+        "{classes:?}"
+    );
+    // The grants the rule gave are listed as removed.
+    let grants = json["grants"].as_array().unwrap();
+    assert!(
+        grants
+            .iter()
+            .all(|g| g["change"] == "REMOVED" && g["rules"][0] == "court-of-record"),
+        "{grants:?}"
+    );
+
+    // The text form says the same for the people who sign.
+    let text = diff(&["--against-db"]);
+    assert!(text.contains("tm-torino (JUVENILE_COURT)"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("JUDICIAL"))
+        .unwrap();
+    assert!(
+        line.contains(&format!("cases {court_cases:>5} -> 0"))
+            && line.contains(&format!("(loses {court_cases})")),
+        "{line}"
+    );
+    assert!(!text.contains("gains"), "{text}");
+
+    // Without --against-db the database is not read (none exists here).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = rete(elsewhere.path())
+        .args(["policy", "diff"])
+        .arg(&network)
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("In the database")
+    );
+    assert!(!elsewhere.path().join("rete.db").exists());
+}

@@ -10,6 +10,11 @@
 //! * `sqlx`: the same rows by one point query (`case_file ⋈ case_subject ⋈
 //!   person`), decoded into Rust values, on a pool as large as the concurrency.
 //!
+//! * with `--enforcement-on-url` and `--enforcement-off-url`: the same hub query
+//!   against a hub enforcing the network agreement and one built with the
+//!   `bench-no-enforcement` feature, in alternating rounds after the two phases
+//!   above; `enforcement_ratio = on_rps / off_rps`.
+//!
 //! Each phase is preceded by a warm-up whose figures are discarded. Around each
 //! measured phase the driver also reads the CPU milliseconds per request of the
 //! hub (`--hub-pid`), of the PostgreSQL backends of the database and of the
@@ -95,6 +100,19 @@ struct Args {
     /// Process id of the hub, to report its CPU time per request (Linux).
     #[arg(long)]
     hub_pid: Option<u32>,
+    /// The cost of enforcement: a hub serving the network agreement (loopback
+    /// only). With `--enforcement-off-url`, the driver adds rounds of the same
+    /// query against both and prints `enforcement_ratio = on_rps / off_rps`.
+    #[arg(long, requires = "enforcement_off_url")]
+    enforcement_on_url: Option<String>,
+    /// A hub built with the `bench-no-enforcement` feature (discloses without
+    /// deciding), on the same database.
+    #[arg(long, requires = "enforcement_on_url")]
+    enforcement_off_url: Option<String>,
+    #[arg(long)]
+    enforcement_on_pid: Option<u32>,
+    #[arg(long)]
+    enforcement_off_pid: Option<u32>,
 }
 
 /// What one phase hits.
@@ -428,15 +446,17 @@ async fn statements_per_request(
 }
 
 /// Warm up, then measure.
+#[allow(clippy::too_many_arguments)]
 async fn warm_and_measure(
     target: Arc<Target>,
+    name: &str,
+    hub_pid: Option<u32>,
     ids: &Arc<Vec<Uuid>>,
     args: &Args,
     seed: u64,
     probe: &PgPool,
     database: &str,
 ) -> (Stats, Cost) {
-    let name = target.name();
     if args.warmup > 0.0 {
         eprintln!("rete-bench: {name}: warm-up {:.1} s", args.warmup);
         let w = phase(
@@ -454,7 +474,7 @@ async fn warm_and_measure(
             );
         }
     }
-    let before = counters(probe, database, args.hub_pid).await;
+    let before = counters(probe, database, hub_pid).await;
     eprintln!(
         "rete-bench: {name}: measuring {:.1} s at concurrency {}",
         args.duration, args.concurrency
@@ -467,7 +487,7 @@ async fn warm_and_measure(
         seed.rotate_left(17),
     )
     .await;
-    let after = counters(probe, database, args.hub_pid).await;
+    let after = counters(probe, database, hub_pid).await;
     let cost = Cost::between(before, after, stats.ok + stats.errors);
     (stats, cost)
 }
@@ -580,7 +600,7 @@ async fn run(args: Args) -> Result<bool, String> {
         .map(|id| json!({"query": CASE_QUERY, "variables": {"id": id.to_string()}}).to_string())
         .collect();
     let hub_target = Arc::new(Target::Hub {
-        client,
+        client: client.clone(),
         url,
         bodies,
     });
@@ -631,10 +651,28 @@ async fn run(args: Args) -> Result<bool, String> {
     let mut sql: Option<(Stats, Cost)> = None;
     for round in 1..=args.rounds {
         let seed = seed.wrapping_add(u64::from(round).wrapping_mul(0x9E37_79B9));
-        let (h, hc) =
-            warm_and_measure(hub_target.clone(), &ids, &args, seed, &probe, &database).await;
-        let (q, qc) =
-            warm_and_measure(sql_target.clone(), &ids, &args, seed, &probe, &database).await;
+        let (h, hc) = warm_and_measure(
+            hub_target.clone(),
+            "hub",
+            args.hub_pid,
+            &ids,
+            &args,
+            seed,
+            &probe,
+            &database,
+        )
+        .await;
+        let (q, qc) = warm_and_measure(
+            sql_target.clone(),
+            "sqlx",
+            args.hub_pid,
+            &ids,
+            &args,
+            seed,
+            &probe,
+            &database,
+        )
+        .await;
         if args.rounds > 1 {
             println!(
                 "round={round} hub_rps={:.1} sqlx_rps={:.1} ratio={:.3}",
@@ -664,6 +702,22 @@ async fn run(args: Args) -> Result<bool, String> {
         "hub_sql_statements_per_req={:.2} sqlx_sql_statements_per_req={:.2}",
         counted[0], counted[1]
     );
+    let enforcement = match (&args.enforcement_on_url, &args.enforcement_off_url) {
+        (Some(on), Some(off)) => Some(
+            enforcement_cost(
+                &args,
+                [on, off],
+                &client,
+                &hub_target,
+                &ids,
+                seed,
+                &probe,
+                &database,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     pool.close().await;
     probe.close().await;
 
@@ -697,7 +751,128 @@ async fn run(args: Args) -> Result<bool, String> {
         ratio,
         ratio >= TARGET_RATIO
     );
-    Ok(hub_stats.errors == 0 && sql_stats.errors == 0 && hub_stats.ok > 0 && sql_stats.ok > 0)
+    let enforcement_ok = match enforcement {
+        Some((on, on_cost, off, off_cost)) => {
+            print_stats("enforcement_on", &on);
+            print_cost("enforcement_on", &on_cost);
+            print_stats("enforcement_off", &off);
+            print_cost("enforcement_off", &off_cost);
+            let hub_cpu = |c: &Cost| c.ms_per_req(c.hub_ticks);
+            if let (Some(a), Some(b)) = (hub_cpu(&on_cost), hub_cpu(&off_cost)) {
+                println!(
+                    "enforcement_on_hub_cpu_ms_per_req={a:.3} enforcement_off_hub_cpu_ms_per_req={b:.3} enforcement_cpu_ratio={:.3}",
+                    if a > 0.0 { b / a } else { f64::NAN }
+                );
+            }
+            println!(
+                "enforcement_on_rps={:.1} enforcement_off_rps={:.1} enforcement_ratio={:.3}",
+                on.rps(),
+                off.rps(),
+                if off.rps() > 0.0 {
+                    on.rps() / off.rps()
+                } else {
+                    f64::NAN
+                }
+            );
+            on.errors == 0 && off.errors == 0 && on.ok > 0 && off.ok > 0
+        }
+        None => true,
+    };
+    Ok(hub_stats.errors == 0
+        && sql_stats.errors == 0
+        && hub_stats.ok > 0
+        && sql_stats.ok > 0
+        && enforcement_ok)
+}
+
+/// The same `case(id)` query against a hub that enforces the network agreement
+/// and one built without enforcement, in alternating rounds: (on, its cost,
+/// off, its cost).
+#[allow(clippy::too_many_arguments)]
+async fn enforcement_cost(
+    args: &Args,
+    urls: [&String; 2],
+    client: &reqwest::Client,
+    reference: &Target,
+    ids: &Arc<Vec<Uuid>>,
+    seed: u64,
+    probe: &PgPool,
+    database: &str,
+) -> Result<(Stats, Cost, Stats, Cost), String> {
+    let Target::Hub { bodies, .. } = reference else {
+        return Err("no hub target".into());
+    };
+    let mut targets = Vec::new();
+    for (flag, url) in ["--enforcement-on-url", "--enforcement-off-url"]
+        .into_iter()
+        .zip(urls)
+    {
+        let u = reqwest::Url::parse(url).map_err(|e| format!("{flag}: {e}"))?;
+        if !u.host_str().is_some_and(is_loopback_host) {
+            return Err(format!("{flag} must be on loopback (127.0.0.1)"));
+        }
+        targets.push(Arc::new(Target::Hub {
+            client: client.clone(),
+            url: u.join("/graphql").map_err(|e| e.to_string())?.to_string(),
+            bodies: bodies.clone(),
+        }));
+    }
+    // Both answer every case with its subjects, as the reference hub does.
+    for i in 0..ids.len() {
+        let want = reference.call(ids, i).await?;
+        for (t, name) in targets.iter().zip(["enforcement on", "enforcement off"]) {
+            let got = t
+                .call(ids, i)
+                .await
+                .map_err(|e| format!("{name} check failed: {e}"))?;
+            if got != want {
+                return Err(format!(
+                    "case {}: {name} returned {got} subjects, the hub {want}",
+                    ids[i]
+                ));
+            }
+        }
+    }
+    let pids = [args.enforcement_on_pid, args.enforcement_off_pid];
+    let names = ["enforcement_on", "enforcement_off"];
+    let mut acc: [Option<(Stats, Cost)>; 2] = [None, None];
+    for round in 1..=args.rounds {
+        let seed = seed.wrapping_add(u64::from(round).wrapping_mul(0x51_7CC1_B727));
+        let mut rps = [0.0; 2];
+        for k in 0..2 {
+            let (stats, cost) = warm_and_measure(
+                targets[k].clone(),
+                names[k],
+                pids[k],
+                ids,
+                args,
+                seed,
+                probe,
+                database,
+            )
+            .await;
+            rps[k] = stats.rps();
+            match &mut acc[k] {
+                Some((s, c)) => {
+                    s.merge(stats);
+                    c.merge(cost);
+                }
+                None => acc[k] = Some((stats, cost)),
+            }
+        }
+        if args.rounds > 1 {
+            println!(
+                "round={round} enforcement_on_rps={:.1} enforcement_off_rps={:.1} enforcement_ratio={:.3}",
+                rps[0],
+                rps[1],
+                rps[0] / rps[1]
+            );
+        }
+    }
+    let [Some((on, on_cost)), Some((off, off_cost))] = acc else {
+        return Err("no enforcement round ran".into());
+    };
+    Ok((on, on_cost, off, off_cost))
 }
 
 fn main() -> std::process::ExitCode {
@@ -715,8 +890,13 @@ fn main() -> std::process::ExitCode {
     // A hard bound on the whole run: both phases, their warm-ups, the checks.
     let per_phase = args.duration.clamp(0.0, 600.0) + args.warmup.clamp(0.0, 60.0);
     let counting = 3.0 * STATS_SETTLE.as_secs_f64();
+    let phases = if args.enforcement_on_url.is_some() {
+        4.0
+    } else {
+        2.0
+    };
     let bound = Duration::from_secs_f64(
-        2.0 * f64::from(args.rounds.clamp(1, 10)) * per_phase + counting + 120.0,
+        phases * f64::from(args.rounds.clamp(1, 10)) * per_phase + counting + 120.0,
     );
     let outcome = runtime.block_on(async { tokio::time::timeout(bound, run(args)).await });
     runtime.shutdown_timeout(Duration::from_secs(2));
