@@ -13,6 +13,7 @@
 #                                         (prefer: TLS when the server offers it)
 #   SKIP_BUILD=1                          reuse target/release binaries
 #   ENFORCEMENT=1                         also measure enforcement on vs off (0: skip)
+#   AUDIT=1                               with ENFORCEMENT=1, also the access log on vs off
 #
 # Prints the figures as key=value lines and ends with
 #   hub_rps=... sqlx_rps=... ratio=... target=0.5 meets_target=...
@@ -21,6 +22,9 @@
 # `bench-no-enforcement` (every field disclosed without deciding; built into
 # its own target directory, never into target/release), on the same database:
 #   enforcement_on_rps=... enforcement_off_rps=... enforcement_ratio=...
+# and, with AUDIT=1, the cost of the access log: a third hub, enforcing the same
+# agreement but built with `bench-no-audit` (writes no entry):
+#   audit_on_rps=... audit_off_rps=... audit_overhead=... audit_target=1.15 meets_audit_target=...
 # See bench/README.md for how to read them.
 set -euo pipefail
 
@@ -33,6 +37,9 @@ ROUNDS="${ROUNDS:-1}"
 ENFORCEMENT="${ENFORCEMENT:-1}"
 # The unenforced build lives apart, so that target/release/rete always enforces.
 NOENF_TARGET="$TARGET_DIR/bench-no-enforcement"
+# Likewise the build that writes no access log (AUDIT=1, with ENFORCEMENT=1).
+AUDIT="${AUDIT:-1}"
+NOAUDIT_TARGET="$TARGET_DIR/bench-no-audit"
 PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
 PGUSER="${PGUSER:-postgres}"
@@ -82,6 +89,18 @@ if [[ "$ENFORCEMENT" == 1 ]]; then
   fi
   [[ -x "$RETE_OFF" ]] || die "missing $RETE_OFF (build failed?)"
 fi
+RETE_NOLOG="$NOAUDIT_TARGET/release/rete"
+if [[ "$ENFORCEMENT" == 1 && "$AUDIT" == 1 ]]; then
+  if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    if [[ ! -d "$NOAUDIT_TARGET/release" ]]; then
+      mkdir -p "$NOAUDIT_TARGET"
+      cp -a "$TARGET_DIR/release" "$NOAUDIT_TARGET/release"
+    fi
+    say "building rete with bench-no-audit into $NOAUDIT_TARGET"
+    (cd "$REPO" && cargo build --release -p rete-api --features bench-no-audit --target-dir "$NOAUDIT_TARGET")
+  fi
+  [[ -x "$RETE_NOLOG" ]] || die "missing $RETE_NOLOG (build failed?)"
+fi
 
 # --- PostgreSQL --------------------------------------------------------------
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
@@ -106,6 +125,7 @@ WORK="$(mktemp -d -t rete-bench.XXXXXX)"
 HUB_PID=""
 ON_PID=""
 OFF_PID=""
+NOLOG_PID=""
 stop() {
   local pid="$1"
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
@@ -120,8 +140,9 @@ cleanup() {
   stop "$HUB_PID"
   stop "$ON_PID"
   stop "$OFF_PID"
+  stop "$NOLOG_PID"
   if [[ $status -ne 0 ]]; then
-    for log in hub on off; do
+    for log in hub on off nolog; do
       if [[ -s "$WORK/$log.log" ]]; then
         say "last lines of the $log hub's log:"
         tail -n 20 "$WORK/$log.log" >&2 || true
@@ -206,6 +227,20 @@ if [[ "$ENFORCEMENT" == 1 ]]; then
   grep -q "DOES NOT ENFORCE" "$WORK/off.log" || die "the unenforced build did not print its warning"
   ENFORCEMENT_ARGS=(--enforcement-on-url "http://127.0.0.1:$ON_PORT" --enforcement-on-pid "$ON_PID"
     --enforcement-off-url "http://127.0.0.1:$OFF_PORT" --enforcement-off-pid "$OFF_PID")
+  if [[ "$AUDIT" == 1 ]]; then
+    NOLOG_PORT="$(free_port)" || die "no free port found"
+    say "starting the benchmark build WITHOUT ACCESS LOG on 127.0.0.1:$NOLOG_PORT (policies/network.toml)"
+    (
+      cd "$WORK"
+      RETE_BENCH_NO_AUDIT=benchmark-only RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" \
+        DATABASE_URL="$DATABASE_URL" \
+        exec "$RETE_NOLOG" serve --demo --listen "127.0.0.1:$NOLOG_PORT" --policy "$REPO/policies/network.toml"
+    ) >"$WORK/nolog.log" 2>&1 &
+    NOLOG_PID=$!
+    wait_health "http://127.0.0.1:$NOLOG_PORT" "$NOLOG_PID" "log-less"
+    grep -q "WRITES NO ACCESS LOG" "$WORK/nolog.log" || die "the log-less build did not print its warning"
+    ENFORCEMENT_ARGS+=(--audit-off-url "http://127.0.0.1:$NOLOG_PORT" --audit-off-pid "$NOLOG_PID")
+  fi
 fi
 
 # The hub seeded the demo network; give the planner statistics, as autovacuum

@@ -11,6 +11,14 @@ const NO_ENFORCEMENT_BANNER: &str = "\
 !!  IS DISCLOSED TO EVERY CALLER. NEVER RUN IT ON REAL DATA.                  !!
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!";
 
+/// Printed at every start of a build with the `bench-no-audit` feature.
+const NO_AUDIT_BANNER: &str = "\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!  WARNING: THIS rete IS A BENCHMARK BUILD (feature bench-no-audit).         !!
+!!  IT WRITES NO ACCESS LOG: NOBODY WILL KNOW WHO SAW WHAT.                   !!
+!!  NEVER RUN IT ON REAL DATA.                                                !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!";
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let filter = EnvFilter::try_from_env("RETE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -32,6 +40,17 @@ async fn main() -> std::process::ExitCode {
             eprintln!(
                 "error: this build does not enforce the policy; it runs only for a benchmark \
                  (RETE_BENCH_NO_ENFORCEMENT=benchmark-only)"
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    if rete_api::audit::NO_AUDIT {
+        eprintln!("{NO_AUDIT_BANNER}");
+        tracing::warn!("built with bench-no-audit: the access log is NOT written");
+        if std::env::var("RETE_BENCH_NO_AUDIT").as_deref() != Ok("benchmark-only") {
+            eprintln!(
+                "error: this build writes no access log; it runs only for a benchmark \
+                 (RETE_BENCH_NO_AUDIT=benchmark-only)"
             );
             return std::process::ExitCode::FAILURE;
         }

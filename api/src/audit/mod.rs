@@ -27,6 +27,11 @@ pub use chain::{AppendError, AuditLog, Draft};
 
 use crate::auth::keys::{self, SigningKey};
 
+/// Set only by the `bench-no-audit` feature (benchmarks of the log's cost): the
+/// hub then writes no entry. The binary refuses to serve unless told it is a
+/// benchmark (see `main.rs`).
+pub const NO_AUDIT: bool = cfg!(feature = "bench-no-audit");
+
 /// The `kid` of the hub's signing key.
 pub const HUB_KID: &str = "rete-hub-es256";
 /// The `iss` of the hub's signed statements.

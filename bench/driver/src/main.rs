@@ -14,6 +14,12 @@
 //!   against a hub enforcing the network agreement and one built with the
 //!   `bench-no-enforcement` feature, in alternating rounds after the two phases
 //!   above; `enforcement_ratio = on_rps / off_rps`.
+//! * with `--audit-off-url` as well: a third hub, enforcing the same agreement
+//!   but built with the `bench-no-audit` feature (no access-log entry), joins
+//!   the alternating rounds; `audit_overhead = audit_off_rps / on_rps` is what
+//!   the log costs (goal: at most 1.15), and
+//!   `enforcement_ratio_without_log = audit_off_rps / enforcement_off_rps` the
+//!   policy alone (the unenforced build decides nothing, so logs nothing).
 //!
 //! Each phase is preceded by a warm-up whose figures are discarded. Around each
 //! measured phase the driver also reads the CPU milliseconds per request of the
@@ -113,7 +119,17 @@ struct Args {
     enforcement_on_pid: Option<u32>,
     #[arg(long)]
     enforcement_off_pid: Option<u32>,
+    /// A hub built with the `bench-no-audit` feature (enforces the same
+    /// agreement, writes no access log), on the same database.
+    #[arg(long, requires = "enforcement_on_url")]
+    audit_off_url: Option<String>,
+    #[arg(long)]
+    audit_off_pid: Option<u32>,
 }
+
+/// The access log's overhead the issue allows: logging on at most this much
+/// slower than off.
+const AUDIT_TARGET: f64 = 1.15;
 
 /// What one phase hits.
 enum Target {
@@ -706,7 +722,7 @@ async fn run(args: Args) -> Result<bool, String> {
         (Some(on), Some(off)) => Some(
             enforcement_cost(
                 &args,
-                [on, off],
+                [Some(on), Some(off), args.audit_off_url.as_ref()],
                 &client,
                 &hub_target,
                 &ids,
@@ -752,7 +768,37 @@ async fn run(args: Args) -> Result<bool, String> {
         ratio >= TARGET_RATIO
     );
     let enforcement_ok = match enforcement {
-        Some((on, on_cost, off, off_cost)) => {
+        Some(mut results) => {
+            let audit_off = (results.len() == 3).then(|| results.remove(2));
+            let (off, off_cost) = results.remove(1);
+            let (on, on_cost) = results.remove(0);
+            let audit_ok = match audit_off {
+                Some((a, a_cost)) => {
+                    print_stats("audit_off", &a);
+                    print_cost("audit_off", &a_cost);
+                    let overhead = if on.rps() > 0.0 {
+                        a.rps() / on.rps()
+                    } else {
+                        f64::NAN
+                    };
+                    println!(
+                        "audit_on_rps={:.1} audit_off_rps={:.1} audit_overhead={overhead:.3} audit_target={AUDIT_TARGET} meets_audit_target={}",
+                        on.rps(),
+                        a.rps(),
+                        overhead <= AUDIT_TARGET
+                    );
+                    println!(
+                        "enforcement_ratio_without_log={:.3}",
+                        if off.rps() > 0.0 {
+                            a.rps() / off.rps()
+                        } else {
+                            f64::NAN
+                        }
+                    );
+                    a.errors == 0 && a.ok > 0
+                }
+                None => true,
+            };
             print_stats("enforcement_on", &on);
             print_cost("enforcement_on", &on_cost);
             print_stats("enforcement_off", &off);
@@ -774,7 +820,7 @@ async fn run(args: Args) -> Result<bool, String> {
                     f64::NAN
                 }
             );
-            on.errors == 0 && off.errors == 0 && on.ok > 0 && off.ok > 0
+            audit_ok && on.errors == 0 && off.errors == 0 && on.ok > 0 && off.ok > 0
         }
         None => true,
     };
@@ -785,42 +831,56 @@ async fn run(args: Args) -> Result<bool, String> {
         && enforcement_ok)
 }
 
-/// The same `case(id)` query against a hub that enforces the network agreement
-/// and one built without enforcement, in alternating rounds: (on, its cost,
-/// off, its cost).
+/// The same `case(id)` query against a hub that enforces the network agreement,
+/// one built without enforcement and (if given) one enforcing it without the
+/// access log, in alternating rounds: each one's figures and cost, in that
+/// order.
 #[allow(clippy::too_many_arguments)]
 async fn enforcement_cost(
     args: &Args,
-    urls: [&String; 2],
+    urls: [Option<&String>; 3],
     client: &reqwest::Client,
     reference: &Target,
     ids: &Arc<Vec<Uuid>>,
     seed: u64,
     probe: &PgPool,
     database: &str,
-) -> Result<(Stats, Cost, Stats, Cost), String> {
+) -> Result<Vec<(Stats, Cost)>, String> {
     let Target::Hub { bodies, .. } = reference else {
         return Err("no hub target".into());
     };
+    let flags = [
+        "--enforcement-on-url",
+        "--enforcement-off-url",
+        "--audit-off-url",
+    ];
+    let names = ["enforcement_on", "enforcement_off", "audit_off"];
+    let all_pids = [
+        args.enforcement_on_pid,
+        args.enforcement_off_pid,
+        args.audit_off_pid,
+    ];
     let mut targets = Vec::new();
-    for (flag, url) in ["--enforcement-on-url", "--enforcement-off-url"]
-        .into_iter()
-        .zip(urls)
-    {
-        let u = reqwest::Url::parse(url).map_err(|e| format!("{flag}: {e}"))?;
+    let mut pids = Vec::new();
+    let mut used = Vec::new();
+    for k in 0..3 {
+        let Some(url) = urls[k] else { continue };
+        let u = reqwest::Url::parse(url).map_err(|e| format!("{}: {e}", flags[k]))?;
         if !u.host_str().is_some_and(is_loopback_host) {
-            return Err(format!("{flag} must be on loopback (127.0.0.1)"));
+            return Err(format!("{} must be on loopback (127.0.0.1)", flags[k]));
         }
         targets.push(Arc::new(Target::Hub {
             client: client.clone(),
             url: u.join("/graphql").map_err(|e| e.to_string())?.to_string(),
             bodies: bodies.clone(),
         }));
+        pids.push(all_pids[k]);
+        used.push(names[k]);
     }
-    // Both answer every case with its subjects, as the reference hub does.
+    // Each answers every case with its subjects, as the reference hub does.
     for i in 0..ids.len() {
         let want = reference.call(ids, i).await?;
-        for (t, name) in targets.iter().zip(["enforcement on", "enforcement off"]) {
+        for (t, name) in targets.iter().zip(&used) {
             let got = t
                 .call(ids, i)
                 .await
@@ -833,16 +893,14 @@ async fn enforcement_cost(
             }
         }
     }
-    let pids = [args.enforcement_on_pid, args.enforcement_off_pid];
-    let names = ["enforcement_on", "enforcement_off"];
-    let mut acc: [Option<(Stats, Cost)>; 2] = [None, None];
+    let mut acc: Vec<Option<(Stats, Cost)>> = (0..targets.len()).map(|_| None).collect();
     for round in 1..=args.rounds {
         let seed = seed.wrapping_add(u64::from(round).wrapping_mul(0x51_7CC1_B727));
-        let mut rps = [0.0; 2];
-        for k in 0..2 {
+        let mut rps = vec![0.0; targets.len()];
+        for k in 0..targets.len() {
             let (stats, cost) = warm_and_measure(
                 targets[k].clone(),
-                names[k],
+                used[k],
                 pids[k],
                 ids,
                 args,
@@ -861,18 +919,17 @@ async fn enforcement_cost(
             }
         }
         if args.rounds > 1 {
-            println!(
-                "round={round} enforcement_on_rps={:.1} enforcement_off_rps={:.1} enforcement_ratio={:.3}",
-                rps[0],
-                rps[1],
-                rps[0] / rps[1]
-            );
+            let line: Vec<String> = used
+                .iter()
+                .zip(&rps)
+                .map(|(n, r)| format!("{n}_rps={r:.1}"))
+                .collect();
+            println!("round={round} {}", line.join(" "));
         }
     }
-    let [Some((on, on_cost)), Some((off, off_cost))] = acc else {
-        return Err("no enforcement round ran".into());
-    };
-    Ok((on, on_cost, off, off_cost))
+    acc.into_iter()
+        .map(|a| a.ok_or_else(|| "no enforcement round ran".to_string()))
+        .collect()
 }
 
 fn main() -> std::process::ExitCode {
@@ -890,10 +947,10 @@ fn main() -> std::process::ExitCode {
     // A hard bound on the whole run: both phases, their warm-ups, the checks.
     let per_phase = args.duration.clamp(0.0, 600.0) + args.warmup.clamp(0.0, 60.0);
     let counting = 3.0 * STATS_SETTLE.as_secs_f64();
-    let phases = if args.enforcement_on_url.is_some() {
-        4.0
-    } else {
-        2.0
+    let phases = match (&args.enforcement_on_url, &args.audit_off_url) {
+        (Some(_), Some(_)) => 5.0,
+        (Some(_), None) => 4.0,
+        _ => 2.0,
     };
     let bound = Duration::from_secs_f64(
         phases * f64::from(args.rounds.clamp(1, 10)) * per_phase + counting + 120.0,
