@@ -667,6 +667,13 @@ async fn a_report_on_the_person_a_child_is_protected_from_is_restricted(hub: Tes
     )
     .await
     .ok();
+    hub.gql(
+        &nord,
+        "query($id: ID!) { person(id: $id) { givenName } }",
+        json!({"id": father}),
+    )
+    .await
+    .ok();
     let sud = hub.token("polo-sud", "CASE_MANAGER", "CASE_MANAGEMENT");
     hub.gql(
         &sud,
@@ -702,6 +709,33 @@ async fn a_report_on_the_person_a_child_is_protected_from_is_restricted(hub: Tes
     // Neither the child nor the protective case is named.
     let text = r.body.to_string();
     assert!(!text.contains(&child) && !text.contains(&case));
+
+    // The same officer's log view: the protective agency's reads of the
+    // father, direct or through the child's case, are not there either.
+    let l = hub
+        .gql(&dpo, LOG, json!({"f": {"subjectId": father}}))
+        .await
+        .ok();
+    let agencies: Vec<&Value> = l
+        .data("/accessLog/edges")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["agencyId"])
+        .collect();
+    assert!(agencies.contains(&&json!("polo-sud")), "{agencies:?}");
+    assert!(!agencies.contains(&&json!("polo-nord")), "{agencies:?}");
+    // The child's own case team's officer sees them all.
+    let nord_dpo = po(&hub, "polo-nord");
+    let l = hub
+        .gql(
+            &nord_dpo,
+            LOG,
+            json!({"f": {"subjectId": father, "agencyId": "polo-nord"}}),
+        )
+        .await
+        .ok();
+    assert!(l.data("/accessLog/totalCount").as_u64().unwrap() >= 2);
 }
 hub_test!(
     a_report_on_the_person_a_child_is_protected_from_is_restricted,

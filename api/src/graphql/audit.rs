@@ -350,6 +350,60 @@ pub async fn access_log(
                 )),
             ),
     );
+    // Protection (GDPR art. 23): another agency's entries that touched a
+    // protected subject, or the case that protects them, stay hidden from a
+    // privacy officer whose agency has no link to that case. Otherwise the
+    // officer of the service that follows the person they are protected from
+    // would learn which agencies follow the protected subject.
+    let outside = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::CaseId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_query();
+    let protected_outside = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::ProtectedPersonId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_query();
+    let from_outside = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::FromPersonId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_query();
+    let outside_ids: BTreeSet<Uuid> = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::CaseId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_tuple::<Uuid>()
+        .all(&rc.db)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .collect();
+    let mut protective = agencies_of_cases(rc, &outside_ids).await?;
+    protective.remove(&scope.agency);
+    cond = cond.add(
+        Condition::any()
+            .add(C::AgencyId.eq(scope.agency.clone()))
+            .add(
+                Condition::all()
+                    .add(
+                        Condition::any()
+                            .add(C::AgencyId.is_not_in(protective))
+                            .add(C::Seq.not_in_subquery(touched_by("PERSON", from_outside))),
+                    )
+                    .add(C::Seq.not_in_subquery(touched_by("CASE", outside)))
+                    .add(C::Seq.not_in_subquery(touched_by("PERSON", protected_outside))),
+            ),
+    );
     if let Some(id) = &filter.subject_id {
         let id = uuid_arg("filter.subjectId", id)?;
         guard::touched(ctx, Record::Person(id), Access::AuditRead);
