@@ -3,20 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+
+use common::{Server, serve_demo_on};
 
 use sea_orm::{ConnectionTrait, Statement};
 
 fn rete(dir: &Path, database_url: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rete"));
-    c.current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("RETE_CONFIG")
-        .env_remove("RETE_LISTEN")
-        .env("RETE_LOG", "info");
+    let mut c = common::rete(dir);
     if let Some(url) = database_url {
         c.env("DATABASE_URL", url);
     }
@@ -35,46 +32,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `rete serve --demo` on a free port; returns the process and its address.
 fn serve(dir: &Path, db: Option<&str>) -> (Server, String) {
-    let mut server = Server(
-        rete(dir, db)
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = server.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                // Nobody listens any more: keep draining so the server never blocks.
-                continue;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                return (server, addr.split_whitespace().next().unwrap().to_string());
-            }
-            seen.push(line);
-        }
-    }
-    panic!("rete serve --demo did not start: {seen:#?}");
+    let (server, addr, _) = serve_demo_on(dir, db);
+    (server, addr)
 }
 
 fn token(dir: &Path, agency: &str, role: &str, purpose: &str) -> String {

@@ -2,21 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const REPO_SCHEMA: &str = include_str!("../../schema.graphql");
+use common::{rete, serve_demo};
 
-fn rete(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rete"));
-    c.current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("RETE_CONFIG")
-        .env_remove("RETE_LISTEN")
-        .env("RETE_LOG", "info");
-    c
-}
+const REPO_SCHEMA: &str = include_str!("../../schema.graphql");
 
 #[test]
 fn rete_schema_prints_the_committed_sdl() {
@@ -120,60 +113,6 @@ fn migrate_creates_the_schema_in_a_new_sqlite_file() {
         .output()
         .unwrap();
     assert!(again.status.success());
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-
-/// Start `rete serve --demo` on a free port; returns the process, its address
-/// and everything it logs.
-fn serve_demo(dir: &std::path::Path) -> (Server, String, Log) {
-    // Owned by `Server` at once, so every path (a panic included) reaps it.
-    let mut server = Server(
-        rete(dir)
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = server.0.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let log: Log = Default::default();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            log.lock().unwrap().push(line.clone());
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let addr = addr.split_whitespace().next().unwrap().to_string();
-                // Keep reading stderr so the server never blocks on a full pipe.
-                let keep = log.clone();
-                std::thread::spawn(move || {
-                    for line in rx {
-                        keep.lock().unwrap().push(line);
-                    }
-                });
-                return (server, addr, log);
-            }
-        }
-    }
-    panic!(
-        "rete serve --demo did not start: {:#?}",
-        log.lock().unwrap()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use entities::enums::{CaseStatus, RiskLevel, SubjectRole};
+use entities::{case_file, case_subject};
 use rete_api::audit::{AuditLog, HubKeys};
 use rete_api::auth::Verifier;
 use rete_api::auth::keys::SigningKey;
 use rete_api::config::{AuthConfig, Limits};
 use rete_api::{AppState, app};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set, Statement};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 pub use reqwest::StatusCode;
 
@@ -383,6 +386,97 @@ impl TestHub {
             .expect("query")
             .expect("a row");
         row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+}
+
+/// A demo family of a polo-nord case with a mother, a father and a child (ids).
+pub struct Family {
+    pub case: String,
+    pub mother: String,
+    pub father: String,
+    pub child: String,
+}
+
+impl TestHub {
+    /// The first demo case led by polo-nord with a mother, a father and a child.
+    pub async fn family_with_father(&self) -> Family {
+        let a = self
+            .gql(
+                &self.polo_nord(),
+                "{ cases(first: 100) { edges { node { id leadAgency { id } subjects { role person { id } } } } } }",
+                json!({}),
+            )
+            .await
+            .ok();
+        let edges = a
+            .data("/cases/edges")
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for e in edges {
+            let n = &e["node"];
+            if n.pointer("/leadAgency/id") != Some(&json!("polo-nord")) {
+                continue;
+            }
+            let s = n["subjects"].as_array().cloned().unwrap_or_default();
+            let find = |r: &str| {
+                s.iter()
+                    .find(|x| x["role"] == r)
+                    .and_then(|x| x.pointer("/person/id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            if let (Some(mother), Some(father), Some(child), Some(case)) = (
+                find("MOTHER"),
+                find("FATHER"),
+                find("CHILD"),
+                n["id"].as_str().map(str::to_string),
+            ) {
+                return Family {
+                    case,
+                    mother,
+                    father,
+                    child,
+                };
+            }
+        }
+        panic!("no family with a father in the demo");
+    }
+
+    /// A new ACTIVE case led by `agency` with these subjects (the father's own
+    /// case at another social service, say); returns its id.
+    pub async fn case_led_by(&self, agency: &str, subjects: &[(&str, SubjectRole)]) -> Uuid {
+        let now = chrono::Utc::now();
+        let id = Uuid::now_v7();
+        case_file::ActiveModel {
+            id: Set(id),
+            reference: Set(format!("RETE-TEST-{}", &id.simple().to_string()[..8])),
+            status: Set(CaseStatus::Active),
+            lead_agency_id: Set(agency.into()),
+            case_manager: Set(format!("{agency}-operator")),
+            risk_level: Set(RiskLevel::Medium),
+            summary: Set(None),
+            court_of_record_id: Set(None),
+            opened_on: Set(now.date_naive()),
+            closed_on: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert case");
+        for (p, role) in subjects {
+            case_subject::ActiveModel {
+                case_id: Set(id),
+                person_id: Set(Uuid::parse_str(p).expect("a person id")),
+                role: Set(*role),
+                created_at: Set(now),
+            }
+            .insert(&self.db)
+            .await
+            .expect("insert subject");
+        }
+        id
     }
 }
 

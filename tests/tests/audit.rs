@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use entities::enums::{CaseStatus, RiskLevel, SubjectRole};
-use entities::{access_log_entry, access_log_touch, case_file, case_subject};
+use entities::enums::SubjectRole;
+use entities::{access_log_entry, access_log_touch};
 use rete_api::audit::chain::{self, entry_hash, query_hash};
 use rete_api::audit::store::{self, ExportFilter};
 use rete_api::audit::trail::{self, LoggedRecord};
 use rete_api::audit::{HubKeys, PublicKey};
 use rete_tests::{StatusCode, TestHub, hub_test};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -590,67 +590,11 @@ hub_test!(
     TestHub::builder().demo()
 );
 
-/// A polo-nord case with a mother, a father and a child: (case, father, child).
-async fn family_with_father(hub: &TestHub) -> (String, String, String) {
-    let a = hub
-        .gql(&hub.polo_nord(), "{ cases(first: 100) { edges { node { id leadAgency { id } subjects { role person { id } } } } } }", json!({}))
-        .await
-        .ok();
-    for e in a.data("/cases/edges").as_array().unwrap() {
-        let n = &e["node"];
-        if n.pointer("/leadAgency/id") != Some(&json!("polo-nord")) {
-            continue;
-        }
-        let s = n["subjects"].as_array().unwrap();
-        let find = |r: &str| {
-            s.iter()
-                .find(|x| x["role"] == r)
-                .and_then(|x| x.pointer("/person/id"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        if let (Some(f), Some(c)) = (find("FATHER"), find("CHILD")) {
-            return (n["id"].as_str().unwrap().to_string(), f, c);
-        }
-    }
-    panic!("no family with a father in the demo");
-}
-
-/// The father's own case at polo-sud, with him as its only subject.
-async fn fathers_own_case(hub: &TestHub, father: &str) {
-    let now = chrono::Utc::now();
-    let id = Uuid::now_v7();
-    case_file::ActiveModel {
-        id: Set(id),
-        reference: Set(format!("RETE-TEST-{}", &id.simple().to_string()[..8])),
-        status: Set(CaseStatus::Active),
-        lead_agency_id: Set("polo-sud".into()),
-        case_manager: Set("polo-sud-operator".into()),
-        risk_level: Set(RiskLevel::Medium),
-        summary: Set(None),
-        court_of_record_id: Set(None),
-        opened_on: Set(now.date_naive()),
-        closed_on: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&hub.db)
-    .await
-    .unwrap();
-    case_subject::ActiveModel {
-        case_id: Set(id),
-        person_id: Set(Uuid::parse_str(father).unwrap()),
-        role: Set(SubjectRole::Father),
-        created_at: Set(now),
-    }
-    .insert(&hub.db)
-    .await
-    .unwrap();
-}
-
 async fn a_report_on_the_person_a_child_is_protected_from_is_restricted(hub: TestHub) {
-    let (case, father, child) = family_with_father(&hub).await;
-    fathers_own_case(&hub, &father).await;
+    let f = hub.family_with_father().await;
+    let (case, father, child) = (f.case, f.father, f.child);
+    hub.case_led_by("polo-sud", &[(&father, SubjectRole::Father)])
+        .await;
     let nord = hub.polo_nord();
     hub.gql(
         &nord,

@@ -2,79 +2,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use entities::enums::{CaseStatus, RiskLevel, SubjectRole};
-use entities::{case_file, case_subject, person};
+use entities::enums::SubjectRole;
+use entities::person;
 use rete_tests::{TestHub, hub_test};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// A polo-nord case with a mother, a father and a child: (case, mother, father, child).
-async fn family_with_father(hub: &TestHub) -> (String, String, String, String) {
-    let a = hub
-        .gql(&hub.polo_nord(), "{ cases(first: 100) { edges { node { id leadAgency { id } subjects { role person { id } } } } } }", json!({}))
-        .await
-        .ok();
-    for e in a.data("/cases/edges").as_array().unwrap() {
-        let n = &e["node"];
-        if n.pointer("/leadAgency/id") != Some(&json!("polo-nord")) {
-            continue;
-        }
-        let s = n["subjects"].as_array().unwrap();
-        let find = |r: &str| {
-            s.iter()
-                .find(|x| x["role"] == r)
-                .and_then(|x| x.pointer("/person/id"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        if let (Some(m), Some(f), Some(c)) = (find("MOTHER"), find("FATHER"), find("CHILD")) {
-            return (n["id"].as_str().unwrap().to_string(), m, f, c);
-        }
-    }
-    panic!("no family with a father in the demo");
-}
-
-/// The father's own case at polo-sud, with him and the child as subjects.
-async fn fathers_own_case(hub: &TestHub, father: &str, child: &str) {
-    let now = chrono::Utc::now();
-    let id = Uuid::now_v7();
-    case_file::ActiveModel {
-        id: Set(id),
-        reference: Set(format!("RETE-TEST-{}", &id.simple().to_string()[..8])),
-        status: Set(CaseStatus::Active),
-        lead_agency_id: Set("polo-sud".into()),
-        case_manager: Set("polo-sud-operator".into()),
-        risk_level: Set(RiskLevel::Medium),
-        summary: Set(None),
-        court_of_record_id: Set(None),
-        opened_on: Set(now.date_naive()),
-        closed_on: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&hub.db)
-    .await
-    .unwrap();
-    for (p, role) in [(father, SubjectRole::Father), (child, SubjectRole::Child)] {
-        case_subject::ActiveModel {
-            case_id: Set(id),
-            person_id: Set(Uuid::parse_str(p).unwrap()),
-            role: Set(role),
-            created_at: Set(now),
-        }
-        .insert(&hub.db)
-        .await
-        .unwrap();
-    }
-}
 
 const PROTECT: &str = "mutation($i: RecordProtectionInput!) { recordProtection(input: $i) { id } }";
 const CONTACT: &str = "query($id: ID!) { person(id: $id) { givenName phone address } }";
 
 async fn a_protected_child_is_not_reached_through_the_fathers_own_case(hub: TestHub) {
-    let (case, _mother, father, child) = family_with_father(&hub).await;
-    fathers_own_case(&hub, &father, &child).await;
+    let f = hub.family_with_father().await;
+    let (case, father, child) = (f.case, f.father, f.child);
+    hub.case_led_by(
+        "polo-sud",
+        &[(&father, SubjectRole::Father), (&child, SubjectRole::Child)],
+    )
+    .await;
     let sud = hub.token("polo-sud", "CASE_MANAGER", "CASE_MANAGEMENT");
     let nord = hub.polo_nord();
     // Before: the father's social service sees the child's contact.
