@@ -356,7 +356,9 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         &config.audit.secret_file,
         &config.audit.signing_key_file,
     )?;
-    let audit = crate::audit::AuditLog::start(db.clone(), Arc::new(keys), config.audit.max_batch);
+    let audit =
+        crate::audit::AuditLog::start(&config.database_url, Arc::new(keys), config.audit.max_batch)
+            .await?;
     Ok(AppState::new(
         db,
         verifier,

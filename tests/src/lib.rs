@@ -125,11 +125,12 @@ impl HubBuilder {
         let mut verifier = Verifier::from_config(&self.auth).expect("verifier");
         verifier.add_static_issuer(TEST_ISSUER, key.verifying_keys().expect("jwk"));
         let agreement = self.agreement.unwrap_or_else(policy_interim);
-        // The appender gets a pool of its own: statement counts measure the
+        // The appender has a pool of its own: statement counts measure the
         // query, the log's cost is the benchmark's business.
-        let audit_db = rete_api::db::connect(&url, 2).await.expect("connect");
         let audit_keys = Arc::new(HubKeys::generate().expect("hub keys"));
-        let audit = AuditLog::start(audit_db, audit_keys.clone(), 256);
+        let audit = AuditLog::start(&url, audit_keys.clone(), 256)
+            .await
+            .expect("access log");
         let state = AppState::new(db.clone(), verifier, agreement, self.limits, audit);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

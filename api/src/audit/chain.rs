@@ -131,6 +131,12 @@ struct Job {
 /// writes them in one transaction (on PostgreSQL under an advisory lock that
 /// every hub process takes, so the chain stays linear across processes);
 /// each caller waits for its own entry to be durable.
+///
+/// The task runs on a thread and a runtime of its own, with a small pool of
+/// its own: the request tasks of the main runtime run their DataLoader batches
+/// without yielding (see `graphql::loaders::Batches`), and an appender sharing
+/// their worker threads waited behind them at every round trip, which under
+/// load made every batch, and so every response, wait tens of milliseconds.
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Job>,
@@ -138,11 +144,49 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Start the appender task (inside a tokio runtime).
-    pub fn start(db: DatabaseConnection, keys: Arc<HubKeys>, max_batch: usize) -> AuditLog {
-        let (tx, rx) = mpsc::channel(max_batch.max(1) * 8);
-        tokio::spawn(run(db, rx, max_batch.max(1)));
-        AuditLog { tx, keys }
+    /// Start the appender on its own thread, connected to `database_url`.
+    pub async fn start(
+        database_url: &str,
+        keys: Arc<HubKeys>,
+        max_batch: usize,
+    ) -> Result<AuditLog, String> {
+        let max_batch = max_batch.max(1);
+        let (tx, rx) = mpsc::channel(max_batch * 8);
+        let (ready, started) = oneshot::channel::<Result<(), String>>();
+        let url = database_url.to_string();
+        std::thread::Builder::new()
+            .name("rete-access-log".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready.send(Err(format!("cannot start the appender: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match crate::db::connect(&url, 2).await {
+                        Ok(db) => {
+                            let _ = ready.send(Ok(()));
+                            run(db, rx, max_batch).await;
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(format!(
+                                "the access log cannot reach the database: {}",
+                                crate::db::describe_db_error(&e)
+                            )));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start the appender thread: {e}"))?;
+        started
+            .await
+            .map_err(|_| "the appender thread stopped while starting".to_string())??;
+        Ok(AuditLog { tx, keys })
     }
 
     pub async fn append(&self, draft: Draft) -> Result<i64, AppendError> {
@@ -167,6 +211,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>, max_batch: usi
             }
         }
         let drafts: Vec<&Draft> = jobs.iter().map(|j| &j.draft).collect();
+        let started = std::time::Instant::now();
         let written = (|| write_batch(&db, &drafts))
             .retry(
                 ExponentialBuilder::default()
@@ -177,6 +222,11 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>, max_batch: usi
             )
             .notify(|e, d| tracing::warn!(error = %crate::db::describe_db_error(e), retry_in = ?d, "access log append failed; retrying"))
             .await;
+        tracing::debug!(
+            entries = jobs.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "access log batch"
+        );
         match written {
             Ok(seqs) => {
                 for (job, seq) in jobs.into_iter().zip(seqs) {
