@@ -27,7 +27,10 @@ use crate::error::ApiError;
 /// Shows the protection class of a field of personal data. The hub discloses the
 /// field only when the network agreement grants that class to the caller for the
 /// record; otherwise the field is `null` with a `FIELD_WITHHELD` error.
-#[TypeDirective(location = "FieldDefinition")]
+#[TypeDirective(
+    location = "FieldDefinition",
+    composable = "https://specs.rete.example/dataClass/v1.0"
+)]
 #[allow(non_snake_case)]
 pub fn dataClass(class: enums::DataClass) {}
 
@@ -65,6 +68,8 @@ pub struct RequestContext {
     /// The caller's links per record, shared by every field and class of the
     /// record: one load per record, even while the first load is in flight.
     facts: Mutex<HashMap<Record, Arc<tokio::sync::OnceCell<Facts>>>>,
+    /// The representations of a gateway's `_entities` request.
+    pub(crate) entities: super::federation::EntityBatch,
 }
 
 impl RequestContext {
@@ -96,6 +101,7 @@ impl RequestContext {
             decisions: Mutex::new(HashMap::new()),
             trail: Arc::new(Trail::default()),
             facts: Mutex::new(HashMap::new()),
+            entities: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod enums;
+pub mod federation;
 pub mod guard;
 pub mod inputs;
 pub mod loaders;
@@ -10,7 +11,7 @@ pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema, SchemaBuilder};
 
 use crate::config::Limits;
 
@@ -19,6 +20,7 @@ pub type RSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 fn builder(limits: &Limits) -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
     let mut b = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .register_output_type::<types::Agency>()
+        .enable_federation()
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
@@ -34,7 +36,17 @@ pub fn build_schema(limits: &Limits, directory: crate::http::AgencyDirectory) ->
     builder(limits).data(directory).finish()
 }
 
-/// The SDL, as `rete schema` prints it and `schema.graphql` holds it.
+/// How the SDL is written: as a Federation v2 subgraph, exactly what
+/// `_service { sdl }` answers a gateway.
+pub fn sdl_options() -> SDLExportOptions {
+    SDLExportOptions::new().federation().compose_directive()
+}
+
+/// The SDL, as `rete schema` prints it and `schema.graphql` holds it: the
+/// subgraph SDL a gateway composes (`@link` to federation v2, `@key` on the
+/// entities).
 pub fn sdl() -> String {
-    builder(&Limits::default()).finish().sdl()
+    builder(&Limits::default())
+        .finish()
+        .sdl_with_options(sdl_options())
 }

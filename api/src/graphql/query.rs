@@ -134,6 +134,46 @@ impl Query {
         super::audit::subject_access_report(ctx, person_id).await
     }
 
+    /// Federation: a `Case` representation from a gateway (see `federation`).
+    #[graphql(entity)]
+    async fn find_case_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<super::federation::Entity<Case>>> {
+        super::federation::case(ctx, id).await
+    }
+
+    /// Federation: a `Person` representation from a gateway.
+    #[graphql(entity)]
+    async fn find_person_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<super::federation::Entity<Person>>> {
+        super::federation::person(ctx, id).await
+    }
+
+    /// Federation: an `Agency` representation from a gateway.
+    #[graphql(entity)]
+    async fn find_agency_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<super::federation::Entity<Agency>>> {
+        super::federation::agency_by_id(ctx, id).await
+    }
+
+    /// Federation: a `Facility` representation from a gateway.
+    #[graphql(entity)]
+    async fn find_facility_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<super::federation::Entity<Facility>>> {
+        super::federation::facility(ctx, id).await
+    }
+
     /// The caller, as the hub understood the token.
     async fn me(&self) -> Me {
         Me
