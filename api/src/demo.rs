@@ -712,7 +712,9 @@ pub fn banner(addr: &str) -> String {
          TOKEN=$({exe} token --agency polo-nord --role CASE_MANAGER --purpose CASE_MANAGEMENT)\n\
          First query:\n  \
          curl -s http://{addr}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
-         -d '{{\"query\":\"{{ me {{ operator agency {{ name }} }} cases(first: 2) {{ totalCount edges {{ node {{ reference status subjects {{ role person {{ givenName familyName }} }} }} }} }} }}\"}}'\n",
+         -d '{{\"query\":\"{{ me {{ operator agency {{ name }} }} cases(first: 2) {{ totalCount edges {{ node {{ reference status subjects {{ role person {{ givenName familyName }} }} }} }} }} }}\"}}'\n\n\
+         Privacy officers' console: http://{addr}/console/ ; paste a token from:\n  \
+         {exe} token --agency polo-nord --role PRIVACY_OFFICER --purpose AUDIT\n",
         agencies = AGENCIES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
     )
 }

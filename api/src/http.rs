@@ -1,4 +1,5 @@
-//! The HTTP face of the hub: `/graphql` (GraphQL over HTTP), `/health`.
+//! The HTTP face of the hub: `/graphql` (GraphQL over HTTP), `/health`, and
+//! the privacy officers' console (`/console`, see [`crate::console`]).
 //!
 //! This module owns authentication of every request, content negotiation
 //! (`application/graphql-response+json` by default, `application/json` when the
@@ -115,7 +116,8 @@ impl AppState {
         audit: AuditLog,
     ) -> AppState {
         let directory = AgencyDirectory::new(db.clone());
-        let schema = build_schema(&limits, directory.clone());
+        let verifications = crate::graphql::chain_state::Verifications::new(audit.keys.clone());
+        let schema = build_schema(&limits, directory.clone(), verifications);
         AppState(Arc::new(Inner {
             db,
             schema,
@@ -138,6 +140,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .merge(crate::console::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(access_line))
         .with_state(state)

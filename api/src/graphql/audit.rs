@@ -261,6 +261,85 @@ fn class_like(col: access_log_entry::Column, class: &str) -> Expr {
     Expr::col(col).like(format!("% {class} %"))
 }
 
+/// The entries a privacy officer may see: their agency's operators', and
+/// those that touched a case of the agency's scope or one of its subjects.
+/// Protection (GDPR art. 23): another agency's entries that touched a
+/// protected subject, or the case that protects them, stay hidden from a
+/// privacy officer whose agency has no link to that case, and so do the
+/// protective agencies' entries about the person the subject is protected
+/// from. Otherwise the officer of the service that follows that person would
+/// learn which agencies follow the protected subject.
+async fn protection_condition(scope: &Scope, rc: &RequestContext) -> Result<Condition> {
+    use access_log_entry::Column as C;
+    let outside = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::CaseId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_query();
+    let protected_outside = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::ProtectedPersonId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_query();
+    let from_outside = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::FromPersonId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_query();
+    let outside_ids: BTreeSet<Uuid> = case_protection::Entity::find()
+        .select_only()
+        .column(case_protection::Column::CaseId)
+        .filter(
+            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
+        )
+        .into_tuple::<Uuid>()
+        .all(&rc.db)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .collect();
+    let mut protective = agencies_of_cases(rc, &outside_ids).await?;
+    protective.remove(&scope.agency);
+    Ok(Condition::any()
+        .add(C::AgencyId.eq(scope.agency.clone()))
+        .add(
+            Condition::all()
+                .add(
+                    Condition::any()
+                        .add(C::AgencyId.is_not_in(protective))
+                        .add(C::Seq.not_in_subquery(touched_by("PERSON", from_outside))),
+                )
+                .add(C::Seq.not_in_subquery(touched_by("CASE", outside)))
+                .add(C::Seq.not_in_subquery(touched_by("PERSON", protected_outside))),
+        ))
+}
+
+fn in_scope_condition(scope: &Scope, rc: &RequestContext) -> Condition {
+    use access_log_entry::Column as C;
+    Condition::any()
+        .add(C::AgencyId.eq(scope.agency.clone()))
+        .add(C::Seq.in_subquery(touched_by("CASE", scope_cases(&scope.agency, rc.today))))
+        .add(
+            C::Seq.in_subquery(touched_by(
+                "PERSON",
+                case_subject::Entity::find()
+                    .select_only()
+                    .column(case_subject::Column::PersonId)
+                    .filter(
+                        case_subject::Column::CaseId
+                            .in_subquery(scope_cases(&scope.agency, rc.today)),
+                    )
+                    .into_query(),
+            )),
+        )
+}
+
 const CURSOR_PREFIX: &str = "log:";
 
 fn encode_cursor(seq: i64) -> String {
@@ -332,78 +411,9 @@ pub async fn access_log(
     let scope = load_scope(caller, rc).await?;
     use access_log_entry::Column as C;
 
-    let mut cond = Condition::all().add(
-        Condition::any()
-            .add(C::AgencyId.eq(scope.agency.clone()))
-            .add(C::Seq.in_subquery(touched_by("CASE", scope_cases(&scope.agency, rc.today))))
-            .add(
-                C::Seq.in_subquery(touched_by(
-                    "PERSON",
-                    case_subject::Entity::find()
-                        .select_only()
-                        .column(case_subject::Column::PersonId)
-                        .filter(
-                            case_subject::Column::CaseId
-                                .in_subquery(scope_cases(&scope.agency, rc.today)),
-                        )
-                        .into_query(),
-                )),
-            ),
-    );
-    // Protection (GDPR art. 23): another agency's entries that touched a
-    // protected subject, or the case that protects them, stay hidden from a
-    // privacy officer whose agency has no link to that case. Otherwise the
-    // officer of the service that follows the person they are protected from
-    // would learn which agencies follow the protected subject.
-    let outside = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::CaseId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_query();
-    let protected_outside = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::ProtectedPersonId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_query();
-    let from_outside = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::FromPersonId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_query();
-    let outside_ids: BTreeSet<Uuid> = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::CaseId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_tuple::<Uuid>()
-        .all(&rc.db)
-        .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .collect();
-    let mut protective = agencies_of_cases(rc, &outside_ids).await?;
-    protective.remove(&scope.agency);
-    cond = cond.add(
-        Condition::any()
-            .add(C::AgencyId.eq(scope.agency.clone()))
-            .add(
-                Condition::all()
-                    .add(
-                        Condition::any()
-                            .add(C::AgencyId.is_not_in(protective))
-                            .add(C::Seq.not_in_subquery(touched_by("PERSON", from_outside))),
-                    )
-                    .add(C::Seq.not_in_subquery(touched_by("CASE", outside)))
-                    .add(C::Seq.not_in_subquery(touched_by("PERSON", protected_outside))),
-            ),
-    );
+    let mut cond = Condition::all()
+        .add(in_scope_condition(&scope, rc))
+        .add(protection_condition(&scope, rc).await?);
     if let Some(id) = &filter.subject_id {
         let id = uuid_arg("filter.subjectId", id)?;
         guard::touched(ctx, Record::Person(id), Access::AuditRead);
@@ -717,4 +727,207 @@ pub async fn subject_access_report(
             basis: RESTRICTION_BASIS.into(),
         }),
     })
+}
+
+/// The width of one period of `disclosureStats`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StatsBucket {
+    Day,
+    /// Weeks start on Monday (UTC).
+    Week,
+    /// Calendar months (UTC).
+    Month,
+}
+
+/// How many entries disclosed one class to one agency in one period.
+#[derive(SimpleObject)]
+pub struct DisclosureCount {
+    /// The period's first instant (UTC).
+    pub period_start: DateTime<Utc>,
+    /// The recipient agency.
+    pub agency_id: ID,
+    pub data_class: enums::DataClass,
+    /// Entries that disclosed the class to the agency (counting only the
+    /// records in the caller's scope of other agencies' entries).
+    pub entries: u64,
+}
+
+/// `disclosureStats`: disclosures per agency and data class over time.
+#[derive(SimpleObject)]
+pub struct DisclosureStats {
+    pub bucket: StatsBucket,
+    /// Every period of the range, oldest first, with or without disclosures.
+    pub periods: Vec<DateTime<Utc>>,
+    /// Only the non-zero counts, by period, agency and class.
+    pub counts: Vec<DisclosureCount>,
+}
+
+/// The most periods one `disclosureStats` answer holds.
+pub const MAX_PERIODS: usize = 400;
+
+/// The start of the period holding `t`.
+pub fn period_start(t: DateTime<Utc>, bucket: StatsBucket) -> DateTime<Utc> {
+    use chrono::{Datelike, NaiveDate};
+    let d = t.date_naive();
+    let day = match bucket {
+        StatsBucket::Day => d,
+        StatsBucket::Week => d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday())),
+        StatsBucket::Month => NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d),
+    };
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+fn next_period(t: DateTime<Utc>, bucket: StatsBucket) -> DateTime<Utc> {
+    match bucket {
+        StatsBucket::Day => t + chrono::Duration::days(1),
+        StatsBucket::Week => t + chrono::Duration::days(7),
+        StatsBucket::Month => t
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(t + chrono::Duration::days(31)),
+    }
+}
+
+/// The periods from the one holding `from` to the one holding the last
+/// instant before `until`.
+pub fn periods(
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    bucket: StatsBucket,
+) -> Result<Vec<DateTime<Utc>>, ApiError> {
+    if until <= from {
+        return Err(ApiError::bad_input("until", "must be after `from`"));
+    }
+    let mut out = Vec::new();
+    let mut p = period_start(from, bucket);
+    while p < until {
+        if out.len() == MAX_PERIODS {
+            return Err(ApiError::bad_input(
+                "until",
+                format!("the range holds more than {MAX_PERIODS} periods; choose a wider bucket"),
+            ));
+        }
+        out.push(p);
+        p = next_period(p, bucket);
+    }
+    Ok(out)
+}
+
+/// `disclosureStats`: the entries in the caller's scope between `from` and
+/// `until`, counted per period, recipient agency and disclosed class.
+pub async fn disclosure_stats(
+    ctx: &Context<'_>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    bucket: StatsBucket,
+) -> Result<DisclosureStats> {
+    let (caller, rc) = privacy_officer(ctx, "disclosureStats")?;
+    let periods = periods(from, until, bucket)?;
+    let scope = load_scope(caller, rc).await?;
+    rc.trail().force();
+    use access_log_entry::Column as C;
+    let cond = Condition::all()
+        .add(in_scope_condition(&scope, rc))
+        .add(protection_condition(&scope, rc).await?)
+        .add(C::At.gte(from))
+        .add(C::At.lt(until))
+        .add(C::DisclosedClasses.ne(" "));
+    let mut counts: BTreeMap<(DateTime<Utc>, String, policy::DataClass), u64> = BTreeMap::new();
+    let mut after = 0i64;
+    loop {
+        let page = access_log_entry::Entity::find()
+            .filter(cond.clone())
+            .filter(C::Seq.gt(after))
+            .order_by_asc(C::Seq)
+            .limit(1000)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        let Some(last) = page.last().map(|m| m.seq) else {
+            break;
+        };
+        after = last;
+        for m in page {
+            let classes: BTreeSet<policy::DataClass> = if m.agency_id == scope.agency {
+                m.disclosed_classes
+                    .split_whitespace()
+                    .filter_map(|c| c.parse().ok())
+                    .collect()
+            } else {
+                parse_records(&m)?
+                    .iter()
+                    .filter(|r| in_scope(&scope, r))
+                    .flat_map(|r| r.disclosed.iter().map(|d| d.class))
+                    .collect()
+            };
+            let p = period_start(m.at, bucket);
+            for c in classes {
+                *counts.entry((p, m.agency_id.clone(), c)).or_default() += 1;
+            }
+        }
+    }
+    Ok(DisclosureStats {
+        bucket,
+        periods,
+        counts: counts
+            .into_iter()
+            .map(|((p, a, c), n)| DisclosureCount {
+                period_start: p,
+                agency_id: ID(a),
+                data_class: c.into(),
+                entries: n,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn periods_start_on_days_mondays_and_first_of_month() {
+        let x = t("2026-03-05T17:30:00Z"); // a Thursday
+        assert_eq!(period_start(x, StatsBucket::Day), t("2026-03-05T00:00:00Z"));
+        assert_eq!(
+            period_start(x, StatsBucket::Week),
+            t("2026-03-02T00:00:00Z")
+        );
+        assert_eq!(
+            period_start(x, StatsBucket::Month),
+            t("2026-03-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_range_lists_every_period_and_refuses_too_many() {
+        let p = periods(
+            t("2026-01-30T10:00:00Z"),
+            t("2026-03-01T00:00:00Z"),
+            StatsBucket::Month,
+        );
+        assert_eq!(
+            p.ok(),
+            Some(vec![t("2026-01-01T00:00:00Z"), t("2026-02-01T00:00:00Z")])
+        );
+        assert!(
+            periods(
+                t("2020-01-01T00:00:00Z"),
+                t("2026-01-01T00:00:00Z"),
+                StatsBucket::Day
+            )
+            .is_err()
+        );
+        assert!(
+            periods(
+                t("2026-01-01T00:00:00Z"),
+                t("2026-01-01T00:00:00Z"),
+                StatsBucket::Day
+            )
+            .is_err()
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! personal field goes through (`guard`).
 
 pub mod audit;
+pub mod chain_state;
 pub mod enums;
 pub mod federation;
 pub mod guard;
@@ -32,8 +33,12 @@ fn builder(limits: &Limits) -> SchemaBuilder<query::Query, mutation::Mutation, E
 }
 
 /// The schema; per-request data (caller, loaders) is added to each request.
-pub fn build_schema(limits: &Limits, directory: crate::http::AgencyDirectory) -> RSchema {
-    builder(limits).data(directory).finish()
+pub fn build_schema(
+    limits: &Limits,
+    directory: crate::http::AgencyDirectory,
+    verifications: chain_state::Verifications,
+) -> RSchema {
+    builder(limits).data(directory).data(verifications).finish()
 }
 
 /// How the SDL is written: as a Federation v2 subgraph, exactly what

@@ -206,6 +206,16 @@ impl Mutation {
         Ok(BreakGlassGrant(m))
     }
 
+    /// Walk the access log's chain now, as `rete audit verify` does, and keep
+    /// the result as this hub process's last verification (privacy officers,
+    /// purpose AUDIT). Names the first broken entry, if any.
+    async fn verify_access_log(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<super::chain_state::ChainVerification> {
+        super::chain_state::verify(ctx).await
+    }
+
     /// Record that a subject of a case must be protected from another person
     /// (lead agency's case managers). Returns the case.
     async fn record_protection(

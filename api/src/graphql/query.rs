@@ -174,6 +174,29 @@ impl Query {
         super::federation::facility(ctx, id).await
     }
 
+    /// The access log's chain: its head, and the last verification run by
+    /// this hub process (privacy officers, purpose AUDIT).
+    async fn access_log_status(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<super::chain_state::AccessLogStatus> {
+        super::chain_state::status(ctx).await
+    }
+
+    /// Disclosures per period, recipient agency and data class, counted over
+    /// the access-log entries a privacy officer may see (purpose AUDIT), for
+    /// the console's chart.
+    async fn disclosure_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At or after.")] from: chrono::DateTime<chrono::Utc>,
+        #[graphql(desc = "Before.")] until: chrono::DateTime<chrono::Utc>,
+        #[graphql(default_with = "super::audit::StatsBucket::Day")]
+        bucket: super::audit::StatsBucket,
+    ) -> Result<super::audit::DisclosureStats> {
+        super::audit::disclosure_stats(ctx, from, until, bucket).await
+    }
+
     /// The caller, as the hub understood the token.
     async fn me(&self) -> Me {
         Me
