@@ -32,6 +32,9 @@ use super::trail::{LoggedRecord, touches_of};
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const ENCODING: &str = "rete-access-log/1";
+/// Rows per INSERT statement of a batch (see `write_batch`).
+const ENTRIES_PER_INSERT: usize = 4;
+const TOUCHES_PER_INSERT: usize = 64;
 /// The advisory lock that serialises appenders of every process (PostgreSQL).
 const APPEND_LOCK: i64 = 7_265_746_502;
 
@@ -318,13 +321,15 @@ async fn write_batch(db: &DatabaseConnection, drafts: &[&Draft]) -> Result<Vec<i
         entries.push(m);
     }
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
-    // Within the backends' limits on bound parameters per statement.
-    for chunk in entries.chunks(500) {
+    // Small statements: one carrying a whole batch (tens of kilobytes) stalled
+    // about 40 ms on the socket under load, where several small ones take a
+    // fraction of a millisecond each (measured on PostgreSQL over loopback).
+    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
         access_log_entry::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
             .exec(&txn)
             .await?;
     }
-    for chunk in touches.chunks(2000) {
+    for chunk in touches.chunks(TOUCHES_PER_INSERT) {
         access_log_touch::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
             .exec(&txn)
             .await?;
