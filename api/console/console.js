@@ -607,7 +607,7 @@
       h('p', { class: 'verdict' }, h('strong', { id: 'verdict' }, v.intact ? `✔ ${t('intact')}` : `✘ ${t('broken')}`)),
       v.firstBroken ? h('p', { id: 'first-broken' }, `${t('firstBroken')}: `, h('strong', {}, `n. ${v.firstBroken.seq}`), ` — ${v.firstBroken.problem}`) : null,
       h('p', {}, `${t('checked')}: ${v.entriesChecked}` + (v.fromCheckpoint ? ` (${t('fromCheckpoint')} ${v.fromCheckpoint})` : '')),
-      h('p', { class: 'muted' }, `${fmtTime(v.verifiedAt)} ${t('by')} ${v.verifiedBy} (${agencyName(v.agencyId)})`));
+      h('p', { class: 'muted' }, `${fmtTime(v.verifiedAt)} ${t('by')} ${v.verifiedBy}` + (v.agencyId ? ` (${agencyName(v.agencyId)})` : '')));
   }
   async function renderChain(main) {
     const data = await gql(`query ConsoleChain { accessLogStatus { head { seq hash stored } lastVerification { ${VERIFICATION} } } }`);

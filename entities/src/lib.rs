@@ -26,6 +26,7 @@ pub mod enums;
 pub mod access_log_checkpoint;
 pub mod access_log_entry;
 pub mod access_log_touch;
+pub mod access_log_verification;
 pub mod agency;
 pub mod break_glass_grant;
 pub mod case_file;

@@ -14,6 +14,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_core_schema;
 mod m20261128_000002_case_protection;
 mod m20261128_000003_access_log;
+mod m20261128_000004_access_log_verification;
 
 /// Every migration of Rete, in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_core_schema::Migration),
             Box::new(m20261128_000002_case_protection::Migration),
             Box::new(m20261128_000003_access_log::Migration),
+            Box::new(m20261128_000004_access_log_verification::Migration),
         ]
     }
 }

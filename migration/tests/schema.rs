@@ -9,7 +9,7 @@ use migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
 use sea_orm::{DbBackend, SqlErr};
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 24] = [
     "agency",
     "person",
     "case_file",
@@ -33,6 +33,7 @@ const TABLES: [&str; 23] = [
     "case_protection",
     "access_log_touch",
     "access_log_checkpoint",
+    "access_log_verification",
 ];
 
 type TestResult = Result<(), String>;

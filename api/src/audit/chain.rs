@@ -524,3 +524,42 @@ pub async fn verify(
         problem,
     })
 }
+
+/// Keep the result of a walk (`access_log_verification`), so the last one is
+/// the same on every process and survives restarts.
+pub async fn record_verification(
+    db: &DatabaseConnection,
+    verified_by: &str,
+    agency_id: Option<&str>,
+    report: &VerifyReport,
+) -> Result<entities::access_log_verification::Model, DbErr> {
+    let m = entities::access_log_verification::Model {
+        id: Uuid::now_v7(),
+        verified_at: Draft::now(),
+        verified_by: verified_by.to_string(),
+        agency_id: agency_id.map(str::to_string),
+        intact: report.problem.is_none(),
+        entries_checked: report.entries,
+        head_seq: report.head.seq,
+        head_hash: report.head.hash.clone(),
+        head_stored: report.head.stored,
+        from_checkpoint: report.from_checkpoint,
+        broken_seq: report.problem.as_ref().map(|p| p.seq),
+        problem: report.problem.as_ref().map(|p| p.what.clone()),
+    };
+    entities::access_log_verification::Entity::insert(m.clone().into_active_model())
+        .exec(db)
+        .await?;
+    Ok(m)
+}
+
+/// The last walk of the chain, by anyone.
+pub async fn last_verification(
+    db: &DatabaseConnection,
+) -> Result<Option<entities::access_log_verification::Model>, DbErr> {
+    entities::access_log_verification::Entity::find()
+        .order_by_desc(entities::access_log_verification::Column::VerifiedAt)
+        .order_by_desc(entities::access_log_verification::Column::Id)
+        .one(db)
+        .await
+}

@@ -149,6 +149,13 @@ pub async fn run(command: AuditCommand, config: &Config) -> Result<(), String> {
                 None => keys(config)?.public()?,
             };
             let report = chain::verify(&db, &key).await?;
+            let by = format!(
+                "rete audit verify ({})",
+                std::env::var("USER").unwrap_or_else(|_| "command line".into())
+            );
+            chain::record_verification(&db, &by, None, &report)
+                .await
+                .map_err(|e| db::describe_db_error(&e))?;
             if let Some(p) = &report.problem {
                 return Err(format!("chain BROKEN at entry {}: {}", p.seq, p.what));
             }

@@ -3,11 +3,11 @@
 //! demand (`verifyAccessLog`).
 //!
 //! The walk is [`crate::audit::chain::verify`], the same code as `rete audit
-//! verify`, with the hub's public key (to check a retention checkpoint). The
-//! last result is kept in the memory of this hub process ([`Verifications`]):
-//! a restarted process, or another process behind the same load balancer,
-//! shows "never verified" until someone verifies again. One walk runs at a
-//! time per process; a second request waits for it and walks again.
+//! verify`, with the hub's public key (to check a retention checkpoint). Every
+//! walk is kept in `access_log_verification` (so is every `rete audit
+//! verify`), so the last verification is the same on every hub process and
+//! survives restarts. One walk runs at a time per process; a second request
+//! waits for it and walks again.
 //!
 //! Nothing here is a value of a family's record: seqs, hashes, counts.
 
@@ -15,18 +15,16 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::Mutex;
 
 use super::audit::privacy_officer;
 use crate::audit::{HubKeys, chain};
 use crate::error::ApiError;
 
-/// The hub's public key and the last verification of this process, in the
-/// schema's data.
+/// The hub's public key, and one walk at a time, in the schema's data.
 #[derive(Clone)]
 pub struct Verifications {
     keys: Arc<HubKeys>,
-    last: Arc<RwLock<Option<ChainVerification>>>,
     walking: Arc<Mutex<()>>,
 }
 
@@ -34,7 +32,6 @@ impl Verifications {
     pub fn new(keys: Arc<HubKeys>) -> Verifications {
         Verifications {
             keys,
-            last: Arc::new(RwLock::new(None)),
             walking: Arc::new(Mutex::new(())),
         }
     }
@@ -74,9 +71,10 @@ pub struct BrokenEntry {
 #[derive(SimpleObject, Clone)]
 pub struct ChainVerification {
     pub verified_at: DateTime<Utc>,
-    /// The privacy officer who asked, and their agency.
+    /// The privacy officer who asked (or `rete audit verify (user)`), and
+    /// their agency (`null` for the command line).
     pub verified_by: String,
-    pub agency_id: String,
+    pub agency_id: Option<String>,
     /// Whether every entry, link and index row held.
     pub intact: bool,
     /// Entries walked before the end or the first problem.
@@ -89,23 +87,47 @@ pub struct ChainVerification {
     pub first_broken: Option<BrokenEntry>,
 }
 
+impl From<entities::access_log_verification::Model> for ChainVerification {
+    fn from(m: entities::access_log_verification::Model) -> Self {
+        ChainVerification {
+            verified_at: m.verified_at,
+            verified_by: m.verified_by,
+            agency_id: m.agency_id,
+            intact: m.intact,
+            entries_checked: m.entries_checked,
+            head: ChainHead {
+                seq: m.head_seq,
+                hash: m.head_hash,
+                stored: m.head_stored,
+            },
+            from_checkpoint: m.from_checkpoint,
+            first_broken: match (m.broken_seq, m.problem) {
+                (Some(seq), Some(problem)) => Some(BrokenEntry { seq, problem }),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// `accessLogStatus`.
 #[derive(SimpleObject)]
 pub struct AccessLogStatus {
     pub head: ChainHead,
-    /// The last verification run by this hub process since it started
-    /// (`null`: none yet).
+    /// The last verification, by any officer, hub process or `rete audit
+    /// verify` (`null`: none yet).
     pub last_verification: Option<ChainVerification>,
 }
 
 pub async fn status(ctx: &Context<'_>) -> Result<AccessLogStatus> {
     let (_, rc) = privacy_officer(ctx, "accessLogStatus")?;
-    let v = ctx.data::<Verifications>()?;
     rc.trail().force();
     let head = chain::head(&rc.db).await.map_err(ApiError::from)?;
+    let last = chain::last_verification(&rc.db)
+        .await
+        .map_err(ApiError::from)?;
     Ok(AccessLogStatus {
         head: head.into(),
-        last_verification: v.last.read().await.clone(),
+        last_verification: last.map(ChainVerification::from),
     })
 }
 
@@ -119,22 +141,17 @@ pub async fn verify(ctx: &Context<'_>) -> Result<ChainVerification> {
         tracing::error!(error = %e, "access log verification could not run");
         ApiError::Internal(format!("the access log could not be verified: {e}"))
     })?;
-    let result = ChainVerification {
-        verified_at: Utc::now(),
-        verified_by: caller.requester.operator.clone(),
-        agency_id: caller.requester.agency.clone(),
-        intact: report.problem.is_none(),
-        entries_checked: report.entries,
-        head: report.head.into(),
-        from_checkpoint: report.from_checkpoint,
-        first_broken: report.problem.map(|p| BrokenEntry {
-            seq: p.seq,
-            problem: p.what,
-        }),
-    };
+    let kept = chain::record_verification(
+        &rc.db,
+        &caller.requester.operator,
+        Some(&caller.requester.agency),
+        &report,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    let result = ChainVerification::from(kept);
     if let Some(b) = &result.first_broken {
         tracing::warn!(seq = b.seq, "access log verification found a broken entry");
     }
-    *v.last.write().await = Some(result.clone());
     Ok(result)
 }
