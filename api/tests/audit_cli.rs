@@ -191,8 +191,8 @@ async fn audit_commands_verify_sign_export_bundle_and_prove() {
     let family = first["data"]["cases"]["edges"][0]["node"]["subjects"][0]["person"]["familyName"]
         .as_str()
         .unwrap();
-    let path = "cases.edges.0.node.subjects";
-    let subjects = first["data"]["cases"]["edges"][0]["node"]["subjects"].to_string();
+    let path = "cases.edges.0.node.subjects.0.person.familyName";
+    let subjects = serde_json::Value::from(family).to_string();
     let yes = run(
         d,
         None,
@@ -202,7 +202,7 @@ async fn audit_commands_verify_sign_export_bundle_and_prove() {
     );
     assert!(yes.status.success(), "{}", stderr(&yes));
     assert!(stdout(&yes).contains("MATCH"));
-    let forged = subjects.replace(family, "Demo Altro");
+    let forged = serde_json::Value::from("Demo Altro").to_string();
     let no = run(
         d,
         None,

@@ -35,7 +35,7 @@ pub struct Model {
     pub policy_version: String,
     #[sea_orm(column_type = "Text")]
     pub prev_hash: String,
-    #[sea_orm(unique, column_type = "Text")]
+    #[sea_orm(column_type = "Text")]
     pub hash: String,
 }
 

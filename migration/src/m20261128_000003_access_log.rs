@@ -9,7 +9,8 @@
 //!   are space-delimited (` IDENTITY SOCIAL `) for filtering.
 //! - `access_log_touch`: which cases and persons each entry touched (an index
 //!   for the privacy officer's filters; `rete audit verify` checks it against
-//!   the hashed `records`).
+//!   the hashed `records`, so it needs no foreign key, and neither needs
+//!   `hash` a unique index: each index is paid on every request).
 //! - `access_log_checkpoint`: where pruning cut the chain, signed by the hub.
 //!
 //! No foreign keys to agencies, cases or persons: the log is evidence and
@@ -94,7 +95,7 @@ impl MigrationTrait for Migration {
                     .col(text(E::WithheldClasses))
                     .col(text(E::PolicyVersion))
                     .col(text(E::PrevHash))
-                    .col(text(E::Hash).unique_key())
+                    .col(text(E::Hash))
                     .check(Check::named(
                         "ck_access_log_entry_seq",
                         Expr::col(E::Seq).gt(0),
@@ -129,13 +130,6 @@ impl MigrationTrait for Migration {
                         "ck_access_log_touch_kind",
                         Expr::col(T::Kind).is_in(["CASE", "PERSON"]),
                     ))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_access_log_touch_seq")
-                            .from(T::Table, T::Seq)
-                            .to(E::Table, E::Seq)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
                     .to_owned(),
             )
             .await?;

@@ -203,7 +203,9 @@ impl Trail {
                 .iter()
                 .filter_map(|p| {
                     let v = value_at(data, p)?;
-                    (!v.is_null()).then(|| Digest {
+                    // Scalars and lists of scalars: an object's values are
+                    // digested at their own paths.
+                    (!v.is_null() && !has_object(v)).then(|| Digest {
                         path: p.join("."),
                         hmac: digest(key, v),
                     })
@@ -226,6 +228,14 @@ impl Trail {
             records: out,
             touches,
         }
+    }
+}
+
+fn has_object(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(_) => true,
+        serde_json::Value::Array(a) => a.iter().any(has_object),
+        _ => false,
     }
 }
 
