@@ -204,15 +204,29 @@ impl AuditLog {
     }
 }
 
+/// Under concurrent load (the last batch held more than one entry), wait this
+/// long for more entries before writing: fewer, larger commits. A lone
+/// request never waits.
+const LINGER: Duration = Duration::from_micros(500);
+
 async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut last_batch = 0;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
+        let deadline = tokio::time::Instant::now() + LINGER;
         while jobs.len() < max_batch {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
+                Err(_) if last_batch > 1 => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(j)) => jobs.push(j),
+                        _ => break,
+                    }
+                }
                 Err(_) => break,
             }
         }
+        last_batch = jobs.len();
         let drafts: Vec<&Draft> = jobs.iter().map(|j| &j.draft).collect();
         let started = std::time::Instant::now();
         let written = (|| write_batch(&db, &drafts))
