@@ -93,11 +93,10 @@ impl LoggedRecord {
     }
 }
 
-/// What [`Trail::finish`] gives the appender.
+/// What [`Trail::finish`] gives the appender (which derives the index rows
+/// from the records with [`touches_of`], as `verify` does).
 pub struct Finished {
     pub records: Vec<LoggedRecord>,
-    /// `(kind, id)`: `CASE` / `PERSON` rows of `access_log_touch`.
-    pub touches: BTreeSet<(&'static str, Uuid)>,
 }
 
 pub fn record_kind(r: &Record) -> (&'static str, Uuid) {
@@ -180,7 +179,6 @@ impl Trail {
             Err(p) => p.into_inner(),
         };
         let mut out = Vec::with_capacity(records.len());
-        let mut touches = BTreeSet::new();
         for (record, t) in records.iter() {
             let (kind, id) = record_kind(record);
             let mut disclosed = Vec::new();
@@ -221,13 +219,9 @@ impl Trail {
                 withheld,
                 digests,
             };
-            touches.extend(touches_of(&logged));
             out.push(logged);
         }
-        Finished {
-            records: out,
-            touches,
-        }
+        Finished { records: out }
     }
 }
 
