@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Result, SimpleObject};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use entities::enums::BreakGlassReview;
 use entities::{
@@ -32,6 +31,7 @@ use uuid::Uuid;
 use super::enums;
 use super::guard::{self, Record, RequestContext};
 use super::loaders::scope;
+use super::query::{decode_cursor, encode_cursor};
 use super::types::uuid_arg;
 use crate::audit::trail::{Access, LoggedRecord};
 use crate::auth::Caller;
@@ -342,21 +342,6 @@ fn in_scope_condition(scope: &Scope, rc: &RequestContext) -> Condition {
 
 const CURSOR_PREFIX: &str = "log:";
 
-fn encode_cursor(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_input("after", "not a cursor returned by `accessLog`");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix(CURSOR_PREFIX)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)
-}
-
 fn parse_records(m: &access_log_entry::Model) -> Result<Vec<LoggedRecord>> {
     serde_json::from_str(&m.records).map_err(|_| {
         ApiError::Internal(format!("access-log entry {} cannot be read", m.seq)).into()
@@ -406,7 +391,10 @@ pub async fn access_log(
 ) -> Result<Connection<String, AccessLogEntry, AccessLogPage>> {
     let (caller, rc) = privacy_officer(ctx, "accessLog")?;
     let first = super::query::page_size("first", first, 50, rc.max_page_size)?;
-    let after = after.as_deref().map(decode_cursor).transpose()?;
+    let after = after
+        .as_deref()
+        .map(|c| decode_cursor::<i64>(c, CURSOR_PREFIX, "accessLog"))
+        .transpose()?;
     let filter = filter.unwrap_or_default();
     let scope = load_scope(caller, rc).await?;
     use access_log_entry::Column as C;
@@ -500,7 +488,7 @@ pub async fn access_log(
         let (shown, hidden): (Vec<_>, Vec<_>) =
             records.iter().partition(|r| own || in_scope(&scope, r));
         conn.edges.push(Edge::new(
-            encode_cursor(m.seq),
+            encode_cursor(CURSOR_PREFIX, m.seq),
             AccessLogEntry {
                 seq: m.seq,
                 at: m.at,

@@ -56,18 +56,26 @@ const CURSOR_PREFIX: &str = "case:";
 /// subject is protected from.
 const PROTECTED_FROM_MATCH: &str = r#"NOT EXISTS (SELECT 1 FROM "case_protection" pr JOIN "case_subject" cs2 ON cs2."person_id" = pr."protected_person_id" WHERE pr."from_person_id" = "case_subject"."person_id" AND cs2."case_id" = "case_subject"."case_id" AND pr."ended_at" IS NULL)"#;
 
-fn encode_cursor(id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+/// An opaque Relay cursor: `prefix` and the position, base64url.
+pub(crate) fn encode_cursor(prefix: &str, position: impl std::fmt::Display) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}{position}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
-    let bad = || ApiError::bad_input("after", "not a cursor returned by `cases`");
+/// The position in a cursor made by [`encode_cursor`] with `prefix`; anything
+/// else is BAD_USER_INPUT on `after`, naming the list (`field`) it is not from.
+pub(crate) fn decode_cursor<T: std::str::FromStr>(
+    cursor: &str,
+    prefix: &str,
+    field: &str,
+) -> Result<T, ApiError> {
+    let bad = || ApiError::bad_input("after", format!("not a cursor returned by `{field}`"));
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
-    Uuid::parse_str(id).map_err(|_| bad())
+    text.strip_prefix(prefix)
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(bad)
 }
 
 /// Validate a page size against the configured maximum.
@@ -231,7 +239,10 @@ impl Query {
     ) -> Result<Connection<String, Case, CaseConnectionFields>> {
         let (caller, rc) = ctx_parts(ctx)?;
         let first = page_size("first", first, 20, rc.max_page_size)?;
-        let after = after.as_deref().map(decode_cursor).transpose()?;
+        let after = after
+            .as_deref()
+            .map(|c| decode_cursor::<Uuid>(c, CURSOR_PREFIX, "cases"))
+            .transpose()?;
         let agency = caller.requester.agency.as_str();
         let filter = filter.unwrap_or_default();
 
@@ -315,7 +326,8 @@ impl Query {
         for m in rows {
             // Prime the loader so nested resolvers do not read the row again.
             rc.loaders.case.feed_one(m.id, m.clone()).await;
-            conn.edges.push(Edge::new(encode_cursor(m.id), Case(m)));
+            conn.edges
+                .push(Edge::new(encode_cursor(CURSOR_PREFIX, m.id), Case(m)));
         }
         Ok(conn)
     }
@@ -605,9 +617,12 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_named() {
         let id = Uuid::now_v7();
-        assert_eq!(decode_cursor(&encode_cursor(id)).ok(), Some(id));
+        assert_eq!(
+            decode_cursor::<Uuid>(&encode_cursor(CURSOR_PREFIX, id), CURSOR_PREFIX, "cases").ok(),
+            Some(id)
+        );
         assert!(
-            matches!(decode_cursor("nope"), Err(ApiError::BadInput { field, .. }) if field == "after")
+            matches!(decode_cursor::<Uuid>("nope", CURSOR_PREFIX, "cases"), Err(ApiError::BadInput { field, .. }) if field == "after")
         );
     }
 
