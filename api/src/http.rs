@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_graphql::Positioned;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{BatchRequest, Request, Response};
 use axum::Router;
@@ -412,7 +414,7 @@ async fn execute(
     let run = async {
         let mut out = Vec::with_capacity(requests.len());
         for mut req in requests {
-            match precheck(&mut req, &method, limits) {
+            let operation = match precheck(&mut req, &method, limits) {
                 Err(Reject::MethodNotAllowed(m)) => {
                     return Err((StatusCode::METHOD_NOT_ALLOWED, m));
                 }
@@ -420,9 +422,8 @@ async fn execute(
                     out.push(json!({"errors": [{"message": m, "extensions": {"code": code}}]}));
                     continue;
                 }
-                Ok(()) => {}
-            }
-            let operation = operation_label(&mut req);
+                Ok(label) => label,
+            };
             let query_hash = query_hash(&req.query);
             let today = chrono::Utc::now().date_naive();
             let batches = Batches::new();
@@ -515,14 +516,21 @@ enum Reject {
     Invalid(&'static str, String),
 }
 
-/// Parse and check the limits async-graphql does not enforce itself.
-fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), Reject> {
+/// Parse and check the limits async-graphql does not enforce itself. Returns
+/// the operation's label for the access log (`query CaseById`).
+fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<String, Reject> {
     let op_name = req.operation_name.clone();
     let doc = match req.parsed_query() {
         Ok(d) => d,
         Err(e) => return Err(Reject::Invalid("GRAPHQL_PARSE_FAILED", e.message)),
     };
-    let selected = select_operation(doc, op_name.as_deref());
+    let found = find_operation(doc, op_name.as_deref());
+    let label = match found {
+        Some((name, op)) => operation_label(name.or(op_name.as_deref()), &op.node),
+        None => "(unknown operation)".to_string(),
+    };
+    let selected =
+        found.map(|(_, op)| (op.node.ty, root_fields(&op.node.selection_set.node, doc, 0)));
     if method == Method::GET
         && selected
             .as_ref()
@@ -561,51 +569,33 @@ fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<(), R
             ),
         ));
     }
-    Ok(())
+    Ok(label)
+}
+
+/// The operation that will run, with its name, if the document names it
+/// unambiguously.
+fn find_operation<'d>(
+    doc: &'d ExecutableDocument,
+    name: Option<&'d str>,
+) -> Option<(Option<&'d str>, &'d Positioned<OperationDefinition>)> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some((None, op)),
+        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n).map(|op| (Some(n), op)),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.iter().next().map(|(n, op)| (Some(n.as_str()), op))
+        }
+        _ => None,
+    }
 }
 
 /// `query CaseById`, `mutation (anonymous)`: the operation for the access log.
-fn operation_label(req: &mut Request) -> String {
-    let name = req.operation_name.clone();
-    let Ok(doc) = req.parsed_query() else {
-        return "(unparsed)".into();
-    };
-    let op = match (&doc.operations, name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some((None, op)),
-        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n).map(|op| (Some(n), op)),
-        (DocumentOperations::Multiple(ops), None) => {
-            ops.iter().next().map(|(n, op)| (Some(n.as_str()), op))
-        }
-    };
-    let Some((n, op)) = op else {
-        return "(unknown operation)".into();
-    };
-    let ty = match op.node.ty {
+fn operation_label(name: Option<&str>, op: &OperationDefinition) -> String {
+    let ty = match op.ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
         OperationType::Subscription => "subscription",
     };
-    let n = n
-        .map(str::to_string)
-        .or(name)
-        .unwrap_or_else(|| "(anonymous)".into());
-    format!("{ty} {n}")
-}
-
-/// The operation that will run (its type and number of root fields), if the
-/// document names it unambiguously.
-fn select_operation(
-    doc: &ExecutableDocument,
-    name: Option<&str>,
-) -> Option<(OperationType, usize)> {
-    let op = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        _ => return None,
-    };
-    let roots = root_fields(&op.node.selection_set.node, doc, 0);
-    Some((op.node.ty, roots))
+    format!("{ty} {}", name.unwrap_or("(anonymous)"))
 }
 
 fn root_fields(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
@@ -757,7 +747,14 @@ mod tests {
         )
         .map_err(|e| e.to_string())?;
         assert_eq!(count_aliases(&doc), 3);
-        assert_eq!(select_operation(&doc, None).map(|(_, n)| n), Some(2));
+        assert_eq!(
+            find_operation(&doc, None).map(|(_, op)| root_fields(
+                &op.node.selection_set.node,
+                &doc,
+                0
+            )),
+            Some(2)
+        );
         Ok(())
     }
 }
