@@ -59,19 +59,14 @@ impl Draft {
     }
 
     fn classes(&self, disclosed: bool) -> String {
-        let set: BTreeSet<&str> = self
-            .records
-            .iter()
-            .flat_map(|r| {
-                let d = r.disclosed.iter().map(|d| d.class.as_str());
-                let w = r.withheld.iter().map(|w| w.class.as_str());
-                if disclosed {
-                    d.collect::<Vec<_>>()
-                } else {
-                    w.collect::<Vec<_>>()
-                }
-            })
-            .collect();
+        let mut set = BTreeSet::new();
+        for r in &self.records {
+            if disclosed {
+                set.extend(r.disclosed.iter().map(|d| d.class.as_str()));
+            } else {
+                set.extend(r.withheld.iter().map(|w| w.class.as_str()));
+            }
+        }
         class_column(set)
     }
 }

@@ -83,16 +83,6 @@ pub struct LoggedRecord {
     pub digests: Vec<Digest>,
 }
 
-impl LoggedRecord {
-    /// Every data class decided on this record.
-    pub fn classes(&self) -> impl Iterator<Item = DataClass> + '_ {
-        self.disclosed
-            .iter()
-            .map(|d| d.class)
-            .chain(self.withheld.iter().map(|w| w.class))
-    }
-}
-
 /// What [`Trail::finish`] gives the appender (which derives the index rows
 /// from the records with [`touches_of`], as `verify` does).
 pub struct Finished {

@@ -237,13 +237,17 @@ fn touched_by(kind: &str, ids: SelectStatement) -> SelectStatement {
         .into_query()
 }
 
-fn touched_id(kind: &str, id: Uuid) -> SelectStatement {
+fn touched_any(kind: &str, ids: BTreeSet<Uuid>) -> SelectStatement {
     access_log_touch::Entity::find()
         .select_only()
         .column(access_log_touch::Column::Seq)
         .filter(access_log_touch::Column::Kind.eq(kind))
-        .filter(access_log_touch::Column::Id.eq(id))
+        .filter(access_log_touch::Column::Id.is_in(ids))
         .into_query()
+}
+
+fn touched_id(kind: &str, id: Uuid) -> SelectStatement {
+    touched_any(kind, BTreeSet::from([id]))
 }
 
 fn in_scope(scope: &Scope, r: &LoggedRecord) -> bool {
@@ -272,39 +276,19 @@ fn class_like(col: access_log_entry::Column, class: &str) -> Expr {
 async fn protection_condition(scope: &Scope, rc: &RequestContext) -> Result<Condition> {
     use access_log_entry::Column as C;
     let outside = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::CaseId)
         .filter(
             case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
         )
-        .into_query();
-    let protected_outside = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::ProtectedPersonId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_query();
-    let from_outside = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::FromPersonId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_query();
-    let outside_ids: BTreeSet<Uuid> = case_protection::Entity::find()
-        .select_only()
-        .column(case_protection::Column::CaseId)
-        .filter(
-            case_protection::Column::CaseId.not_in_subquery(scope_cases(&scope.agency, rc.today)),
-        )
-        .into_tuple::<Uuid>()
         .all(&rc.db)
         .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .collect();
-    let mut protective = agencies_of_cases(rc, &outside_ids).await?;
+        .map_err(ApiError::from)?;
+    if outside.is_empty() {
+        return Ok(Condition::all());
+    }
+    let cases: BTreeSet<Uuid> = outside.iter().map(|p| p.case_id).collect();
+    let protected: BTreeSet<Uuid> = outside.iter().map(|p| p.protected_person_id).collect();
+    let from: BTreeSet<Uuid> = outside.iter().map(|p| p.from_person_id).collect();
+    let mut protective = agencies_of_cases(rc, &cases).await?;
     protective.remove(&scope.agency);
     Ok(Condition::any()
         .add(C::AgencyId.eq(scope.agency.clone()))
@@ -313,10 +297,10 @@ async fn protection_condition(scope: &Scope, rc: &RequestContext) -> Result<Cond
                 .add(
                     Condition::any()
                         .add(C::AgencyId.is_not_in(protective))
-                        .add(C::Seq.not_in_subquery(touched_by("PERSON", from_outside))),
+                        .add(C::Seq.not_in_subquery(touched_any("PERSON", from))),
                 )
-                .add(C::Seq.not_in_subquery(touched_by("CASE", outside)))
-                .add(C::Seq.not_in_subquery(touched_by("PERSON", protected_outside))),
+                .add(C::Seq.not_in_subquery(touched_any("CASE", cases)))
+                .add(C::Seq.not_in_subquery(touched_any("PERSON", protected))),
         ))
 }
 
@@ -682,12 +666,12 @@ pub async fn subject_access_report(
                 .filter(|r| r.id == person || r.subjects.contains(&person))
                 .collect();
             let mut classes = BTreeSet::new();
-            let mut bases = BTreeMap::new();
+            let mut bases = BTreeSet::new();
             let mut wrote = false;
             for r in &about {
                 for d in &r.disclosed {
                     classes.insert(d.class);
-                    bases.insert(d.basis.clone(), ());
+                    bases.insert(d.basis.clone());
                 }
                 wrote |= r.access.contains(&Access::Write);
             }
@@ -701,7 +685,7 @@ pub async fn subject_access_report(
                 role: m.role,
                 purpose: m.purpose,
                 data_classes: classes.into_iter().map(Into::into).collect(),
-                bases: bases.into_keys().collect(),
+                bases: bases.into_iter().collect(),
                 wrote,
             });
         }
