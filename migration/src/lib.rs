@@ -15,6 +15,7 @@ mod m20261128_000001_core_schema;
 mod m20261128_000002_case_protection;
 mod m20261128_000003_access_log;
 mod m20261128_000004_access_log_verification;
+mod m20261128_000005_sync;
 
 /// Every migration of Rete, in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_case_protection::Migration),
             Box::new(m20261128_000003_access_log::Migration),
             Box::new(m20261128_000004_access_log_verification::Migration),
+            Box::new(m20261128_000005_sync::Migration),
         ]
     }
 }
