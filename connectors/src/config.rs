@@ -63,7 +63,7 @@ fn default_lease_seconds() -> u64 {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum KindConfig {
     /// A hospital's HL7 FHIR R4 REST server.
-    Fhir(FhirConfig),
+    Fhir(Box<FhirConfig>),
     /// A consultorio's CSV exports (files or the upload endpoint).
     Consultorio(ConsultorioConfig),
 }
@@ -271,7 +271,9 @@ impl InstanceConfig {
     }
 
     pub fn interval(&self) -> Option<Duration> {
-        self.schedule.as_deref().and_then(|s| parse_interval(s).ok())
+        self.schedule
+            .as_deref()
+            .and_then(|s| parse_interval(s).ok())
     }
 }
 
@@ -314,6 +316,7 @@ mod tests {
         let KindConfig::Fhir(f) = c.kind else {
             panic!("fhir expected")
         };
+        let f = *f;
         assert_eq!(f.page_size, 200);
         assert!(matches!(f.auth, FhirAuth::None));
     }
@@ -321,7 +324,10 @@ mod tests {
     #[test]
     fn a_typo_is_named() {
         let err = parse("kind = \"consultorio\"\nagency = \"c\"\nshedule = \"1m\"\n").err();
-        assert!(err.is_some_and(|e| e.contains("shedule")), "unknown key named");
+        assert!(
+            err.is_some_and(|e| e.contains("shedule")),
+            "unknown key named"
+        );
     }
 
     #[test]

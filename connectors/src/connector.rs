@@ -30,10 +30,12 @@ pub struct Page {
     pub items: Vec<RawItem>,
     /// Where the next page of this run is (a FHIR Bundle `next` link), if any.
     pub next: Option<String>,
-    /// The cursor to store once every page of the run up to this one is in
-    /// (e.g. the highest `meta.lastUpdated` seen). The engine keeps the
-    /// greatest one and stores it only when the run completes, so a run that is
-    /// killed starts again from the old cursor and replays idempotently.
+    /// The whole cursor to store once every page of the run up to this one is
+    /// in (e.g. the highest `meta.lastUpdated` seen per resource type; a
+    /// connector carries what it needs from page to page in `next`). The
+    /// engine keeps the last one given and stores it only when the run
+    /// completes, so a run that is killed starts again from the old cursor and
+    /// replays idempotently.
     pub high_water: Option<String>,
     /// How many items the upstream says the whole run has, when it says.
     pub total: Option<u64>,

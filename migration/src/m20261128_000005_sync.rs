@@ -192,7 +192,13 @@ impl MigrationTrait for Migration {
             .await?;
 
         use SyncRun as R;
-        let count = |c: R| ColumnDef::new(c).big_integer().not_null().default(0).to_owned();
+        let count = |c: R| {
+            ColumnDef::new(c)
+                .big_integer()
+                .not_null()
+                .default(0)
+                .to_owned()
+        };
         manager
             .create_table(
                 Table::create()
@@ -209,7 +215,11 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(R::FinishedAt).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(R::FinishedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .col(count(R::Fetched))
                     .col(count(R::Created))
                     .col(count(R::Updated))
@@ -268,7 +278,11 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(D::ResolvedAt).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(D::ResolvedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .col(ColumnDef::new(D::Resolution).text().null())
                     .check(Check::named(
                         "ck_sync_dead_letter_attempts",
@@ -308,7 +322,9 @@ impl MigrationTrait for Migration {
             SyncCursor::Table.into_iden(),
             ExternalRef::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -1,0 +1,790 @@
+//! Applying mapped records to the hub's tables, idempotently.
+//!
+//! One page at a time, inside the caller's transaction: every key of the page
+//! is looked up in `external_ref` with one query per system, every fiscal code
+//! in `person` with one query, then each item is decided in memory (new,
+//! changed, unchanged, or rejected with a reason) and the writes go out as
+//! multi-row inserts, so a page of hundreds of resources costs a handful of
+//! statements. An item is all or nothing: if one of its records cannot be
+//! placed (its subject is unknown, a consent names a class that does not
+//! exist) none of them is written and the item goes to the dead letters.
+//!
+//! Rules (docs/connectors.md):
+//! - a record whose key is known and whose upstream version (or, without one,
+//!   content hash) is the same is unchanged: nothing is written;
+//! - a person is matched by key, then by another key of the same person
+//!   (`identifiers`), then by fiscal code; never by name. Linking a new key to a
+//!   known person fills only the fields the person lacks; a new version of an
+//!   already linked record overwrites the fields it carries;
+//! - a referral that has been triaged is never changed by a sync;
+//! - a consent's lists must hold the policy's values, and its recipients must be
+//!   agencies of the network.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use entities::enums::{MigrationStatus, ReferralChannel};
+use entities::{
+    consent, external_ref, health_event, person, referral, referral_reason, referral_subject,
+};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::model::{
+    ConsentIn, EntityKind, ExternalKey, HealthEventIn, Inbound, PersonIn, Record, ReferralIn,
+};
+
+/// Who the records come from: the instance's name, agency and referral target.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub instance: String,
+    pub agency_id: String,
+    pub agency_kind: String,
+    pub refer_to: Option<String>,
+    /// The network's agency ids (consent recipients must be among them).
+    pub agencies: HashSet<String>,
+}
+
+impl Source {
+    fn operator(&self) -> String {
+        format!("connector:{}", self.instance)
+    }
+}
+
+/// What happened to one record.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// What happened to one item: its records' changes, or why it was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ItemOutcome {
+    Applied(Vec<Change>),
+    Rejected(String),
+}
+
+#[derive(Clone, Debug)]
+struct Known {
+    version: Option<String>,
+    hash: String,
+    entity: String,
+    local_id: Uuid,
+}
+
+/// The writes of a page, gathered before any is sent.
+#[derive(Default)]
+struct Writes {
+    persons: Vec<person::ActiveModel>,
+    person_updates: Vec<(Uuid, PersonIn, bool)>,
+    health: Vec<health_event::ActiveModel>,
+    health_updates: Vec<(Uuid, HealthEventIn, Uuid)>,
+    referrals: Vec<referral::ActiveModel>,
+    referral_reasons: Vec<referral_reason::ActiveModel>,
+    referral_subjects: Vec<referral_subject::ActiveModel>,
+    referral_updates: Vec<(Uuid, ReferralIn)>,
+    consents: Vec<consent::ActiveModel>,
+    consent_updates: Vec<(Uuid, ConsentIn, Uuid)>,
+    refs: BTreeMap<ExternalKey, external_ref::ActiveModel>,
+}
+
+/// The state of one page's decisions: what the database knew, plus what this
+/// page has decided so far.
+struct Page<'a> {
+    source: &'a Source,
+    now: DateTime<Utc>,
+    known: HashMap<ExternalKey, Known>,
+    by_fiscal_code: HashMap<String, Uuid>,
+    /// Persons whose fiscal code this page sets, to catch two ids claiming one code.
+    fiscal_code_of: HashMap<Uuid, Option<String>>,
+    triaged: HashSet<Uuid>,
+    writes: Writes,
+}
+
+/// Applies the mapped records of a page's items, in order. `items[i]` holds the
+/// records item `i` mapped to. Returns one outcome per item.
+pub async fn apply<C: ConnectionTrait>(
+    db: &C,
+    source: &Source,
+    items: &[Vec<Record>],
+) -> Result<Vec<ItemOutcome>, DbErr> {
+    let now = Utc::now();
+    let mut page = Page {
+        source,
+        now,
+        known: load_known(db, items).await?,
+        by_fiscal_code: load_fiscal_codes(db, items).await?,
+        fiscal_code_of: HashMap::new(),
+        triaged: HashSet::new(),
+        writes: Writes::default(),
+    };
+    page.triaged = load_triaged(db, &page.known).await?;
+    let mut outcomes = Vec::with_capacity(items.len());
+    for records in items {
+        // Decide on a copy, so that a rejected item leaves no trace.
+        let checkpoint = page.snapshot();
+        let mut changes = Vec::with_capacity(records.len());
+        let mut rejected = None;
+        for record in records {
+            match page.decide(record) {
+                Ok(change) => changes.push(change),
+                Err(reason) => {
+                    rejected = Some(reason);
+                    break;
+                }
+            }
+        }
+        match rejected {
+            Some(reason) => {
+                page.restore(checkpoint);
+                outcomes.push(ItemOutcome::Rejected(reason));
+            }
+            None => outcomes.push(ItemOutcome::Applied(changes)),
+        }
+    }
+    page.writes.flush(db, now).await?;
+    Ok(outcomes)
+}
+
+/// A copy of what an item may change, to roll back a rejected item.
+struct Snapshot {
+    known: HashMap<ExternalKey, Known>,
+    by_fiscal_code: HashMap<String, Uuid>,
+    fiscal_code_of: HashMap<Uuid, Option<String>>,
+    lens: [usize; 10],
+    refs: BTreeMap<ExternalKey, external_ref::ActiveModel>,
+}
+
+impl Page<'_> {
+    fn snapshot(&self) -> Snapshot {
+        let w = &self.writes;
+        Snapshot {
+            known: self.known.clone(),
+            by_fiscal_code: self.by_fiscal_code.clone(),
+            fiscal_code_of: self.fiscal_code_of.clone(),
+            lens: [
+                w.persons.len(),
+                w.person_updates.len(),
+                w.health.len(),
+                w.health_updates.len(),
+                w.referrals.len(),
+                w.referral_reasons.len(),
+                w.referral_subjects.len(),
+                w.referral_updates.len(),
+                w.consents.len(),
+                w.consent_updates.len(),
+            ],
+            refs: w.refs.clone(),
+        }
+    }
+
+    fn restore(&mut self, s: Snapshot) {
+        self.known = s.known;
+        self.by_fiscal_code = s.by_fiscal_code;
+        self.fiscal_code_of = s.fiscal_code_of;
+        let w = &mut self.writes;
+        let [a, b, c, d, e, f, g, h, i, j] = s.lens;
+        w.persons.truncate(a);
+        w.person_updates.truncate(b);
+        w.health.truncate(c);
+        w.health_updates.truncate(d);
+        w.referrals.truncate(e);
+        w.referral_reasons.truncate(f);
+        w.referral_subjects.truncate(g);
+        w.referral_updates.truncate(h);
+        w.consents.truncate(i);
+        w.consent_updates.truncate(j);
+        w.refs = s.refs;
+    }
+
+    fn decide(&mut self, record: &Record) -> Result<Change, String> {
+        let hash = record.content_hash();
+        let entity = record.entity();
+        if let Some(known) = self.known.get(&record.key) {
+            if known.entity != entity.as_str() {
+                return Err(format!(
+                    "{} is already imported as a {}, not a {}",
+                    record.key,
+                    known.entity,
+                    entity.as_str()
+                ));
+            }
+            let same = match (&record.version, &known.version) {
+                (Some(v), Some(k)) => v == k && hash == known.hash,
+                _ => hash == known.hash,
+            };
+            if same {
+                return Ok(Change::Unchanged);
+            }
+            let local_id = known.local_id;
+            let changed = self.update(record, local_id)?;
+            self.remember(record, &hash, local_id);
+            return Ok(if changed {
+                Change::Updated
+            } else {
+                Change::Unchanged
+            });
+        }
+        let (local_id, change) = self.create(record)?;
+        self.remember(record, &hash, local_id);
+        Ok(change)
+    }
+
+    fn remember(&mut self, record: &Record, hash: &str, local_id: Uuid) {
+        let entity = record.entity().as_str().to_string();
+        self.known.insert(
+            record.key.clone(),
+            Known {
+                version: record.version.clone(),
+                hash: hash.to_string(),
+                entity: entity.clone(),
+                local_id,
+            },
+        );
+        let created_at = self
+            .writes
+            .refs
+            .get(&record.key)
+            .map(|r| r.created_at.clone());
+        self.writes.refs.insert(
+            record.key.clone(),
+            external_ref::ActiveModel {
+                system: Set(record.key.system.clone()),
+                resource_type: Set(record.key.resource_type.clone()),
+                external_id: Set(record.key.id.clone()),
+                version: Set(record.version.clone()),
+                content_hash: Set(hash.to_string()),
+                entity: Set(entity),
+                local_id: Set(local_id),
+                instance: Set(self.source.instance.clone()),
+                created_at: created_at.unwrap_or(Set(self.now)),
+                updated_at: Set(self.now),
+            },
+        );
+    }
+
+    fn subject(&self, key: &ExternalKey) -> Result<Uuid, String> {
+        match self.known.get(key) {
+            Some(k) if k.entity == EntityKind::Person.as_str() => Ok(k.local_id),
+            Some(k) => Err(format!("subject {key} is a {}, not a person", k.entity)),
+            None => Err(format!(
+                "subject {key} is not known to Rete (its person has not been imported yet)"
+            )),
+        }
+    }
+
+    /// A person's id by another key of the same person, or by fiscal code.
+    fn match_person(&self, p: &PersonIn) -> Option<Uuid> {
+        p.identifiers
+            .iter()
+            .find_map(|k| {
+                self.known
+                    .get(k)
+                    .filter(|k| k.entity == EntityKind::Person.as_str())
+                    .map(|k| k.local_id)
+            })
+            .or_else(|| {
+                p.fiscal_code
+                    .as_ref()
+                    .and_then(|fc| self.by_fiscal_code.get(fc).copied())
+            })
+    }
+
+    fn claim_fiscal_code(&mut self, id: Uuid, fc: &Option<String>) -> Result<(), String> {
+        if let Some(fc) = fc {
+            if let Some(other) = self.by_fiscal_code.get(fc)
+                && *other != id
+            {
+                return Err(format!(
+                    "fiscal code {} belongs to another person in Rete; the records are not merged",
+                    mask(fc)
+                ));
+            }
+            self.by_fiscal_code.insert(fc.clone(), id);
+        }
+        self.fiscal_code_of.insert(id, fc.clone());
+        Ok(())
+    }
+
+    fn create(&mut self, record: &Record) -> Result<(Uuid, Change), String> {
+        let now = self.now;
+        match &record.body {
+            Inbound::Person(p) => {
+                if let Some(id) = self.match_person(p) {
+                    // A new key of a person we know: fill what they lack.
+                    self.claim_fiscal_code(id, &p.fiscal_code)?;
+                    self.writes.person_updates.push((id, p.clone(), true));
+                    return Ok((id, Change::Updated));
+                }
+                let id = Uuid::now_v7();
+                self.claim_fiscal_code(id, &p.fiscal_code)?;
+                self.writes.persons.push(person::ActiveModel {
+                    id: Set(id),
+                    given_name: Set(p.given_name.clone()),
+                    family_name: Set(p.family_name.clone()),
+                    birth_on: Set(p.birth_on),
+                    sex: Set(p.sex),
+                    fiscal_code: Set(p.fiscal_code.clone()),
+                    birth_place: Set(p.birth_place.clone()),
+                    citizenship: Set(p.citizenship.clone()),
+                    phone: Set(p.phone.clone()),
+                    email: Set(p.email.clone()),
+                    address: Set(p.address.clone()),
+                    municipality: Set(p.municipality.clone()),
+                    languages: Set(json!(p.languages)),
+                    mediator_needed: Set(false),
+                    migration_status: Set(MigrationStatus::Unknown),
+                    permit_expires_on: Set(None),
+                    ethnic_origin: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                });
+                Ok((id, Change::Created))
+            }
+            Inbound::HealthEvent(h) => {
+                let person_id = self.subject(&h.subject)?;
+                let id = Uuid::now_v7();
+                self.writes.health.push(health_event::ActiveModel {
+                    id: Set(id),
+                    person_id: Set(person_id),
+                    case_id: Set(None),
+                    source_agency_id: Set(self.source.agency_id.clone()),
+                    kind: Set(h.kind),
+                    occurred_on: Set(h.occurred_on),
+                    summary: Set(h.summary.clone()),
+                    created_at: Set(now),
+                });
+                Ok((id, Change::Created))
+            }
+            Inbound::Referral(r) => {
+                let person_id = self.subject(&r.subject)?;
+                let Some(refer_to) = self.source.refer_to.clone() else {
+                    return Err(format!(
+                        "instance {} has no `refer_to`: a referral has nobody to go to",
+                        self.source.instance
+                    ));
+                };
+                if r.reasons.is_empty() {
+                    return Err("a referral needs at least one reason".to_string());
+                }
+                let id = Uuid::now_v7();
+                self.writes.referrals.push(referral::ActiveModel {
+                    id: Set(id),
+                    reporter_agency_id: Set(self.source.agency_id.clone()),
+                    reporter_kind: Set(self.source.agency_kind.clone()),
+                    reporter_operator: Set(self.source.operator()),
+                    addressed_to_id: Set(refer_to),
+                    channel: Set(ReferralChannel::System),
+                    urgency: Set(r.urgency),
+                    description: Set(r.description.clone()),
+                    received_at: Set(r.received_at),
+                    triage_outcome: Set(None),
+                    triage_reason: Set(None),
+                    triaged_at: Set(None),
+                    triaged_by: Set(None),
+                    redirected_to_id: Set(None),
+                    case_id: Set(None),
+                    created_at: Set(now),
+                });
+                self.push_reasons(id, r);
+                self.writes
+                    .referral_subjects
+                    .push(referral_subject::ActiveModel {
+                        referral_id: Set(id),
+                        person_id: Set(person_id),
+                        role: Set(r.subject_role),
+                    });
+                Ok((id, Change::Created))
+            }
+            Inbound::Consent(c) => {
+                let subject_id = self.subject(&c.subject)?;
+                self.check_consent(c)?;
+                let id = Uuid::now_v7();
+                self.writes.consents.push(consent::ActiveModel {
+                    id: Set(id),
+                    subject_id: Set(subject_id),
+                    given_by: Set(c.given_by),
+                    given_by_person_id: Set(None),
+                    data_classes: Set(json!(c.data_classes)),
+                    recipient_agencies: Set(json!(c.recipient_agencies)),
+                    recipient_kinds: Set(json!(c.recipient_kinds)),
+                    purposes: Set(json!(c.purposes)),
+                    valid_from: Set(c.valid_from),
+                    valid_until: Set(c.valid_until),
+                    withdrawn_at: Set(c.withdrawn_at),
+                    evidence_ref: Set(c.evidence_ref.clone()),
+                    recorded_by_agency_id: Set(self.source.agency_id.clone()),
+                    recorded_by_operator: Set(self.source.operator()),
+                    created_at: Set(now),
+                });
+                Ok((id, Change::Created))
+            }
+        }
+    }
+
+    fn push_reasons(&mut self, id: Uuid, r: &ReferralIn) {
+        let mut seen = HashSet::new();
+        for reason in &r.reasons {
+            if seen.insert(*reason) {
+                self.writes
+                    .referral_reasons
+                    .push(referral_reason::ActiveModel {
+                        referral_id: Set(id),
+                        reason: Set(*reason),
+                    });
+            }
+        }
+    }
+
+    /// A changed record whose key we know. Returns whether anything is written.
+    fn update(&mut self, record: &Record, id: Uuid) -> Result<bool, String> {
+        match &record.body {
+            Inbound::Person(p) => {
+                self.claim_fiscal_code(id, &p.fiscal_code)?;
+                self.writes.person_updates.push((id, p.clone(), false));
+            }
+            Inbound::HealthEvent(h) => {
+                let person_id = self.subject(&h.subject)?;
+                self.writes.health_updates.push((id, h.clone(), person_id));
+            }
+            Inbound::Referral(r) => {
+                self.subject(&r.subject)?;
+                if self.triaged.contains(&id) {
+                    // Triage is the social service's: the upstream no longer changes it.
+                    return Ok(false);
+                }
+                self.writes.referral_updates.push((id, r.clone()));
+            }
+            Inbound::Consent(c) => {
+                let subject_id = self.subject(&c.subject)?;
+                self.check_consent(c)?;
+                self.writes
+                    .consent_updates
+                    .push((id, c.clone(), subject_id));
+            }
+        }
+        Ok(true)
+    }
+
+    fn check_consent(&self, c: &ConsentIn) -> Result<(), String> {
+        for v in &c.data_classes {
+            policy::DataClass::from_str(v).map_err(|e| format!("consent: {e}"))?;
+        }
+        for v in &c.purposes {
+            policy::Purpose::from_str(v).map_err(|e| format!("consent: {e}"))?;
+        }
+        for v in &c.recipient_kinds {
+            policy::AgencyKind::from_str(v).map_err(|e| format!("consent: {e}"))?;
+        }
+        for v in &c.recipient_agencies {
+            if !self.source.agencies.contains(v) {
+                return Err(format!(
+                    "consent: recipient agency `{v}` is not an agency of the network"
+                ));
+            }
+        }
+        if c.data_classes.is_empty() {
+            return Err("consent: names no data class".to_string());
+        }
+        if c.valid_until.is_some_and(|u| u < c.valid_from) {
+            return Err("consent: valid_until is before valid_from".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The first and last two characters of a fiscal code: enough to find it, not
+/// enough to be it (reasons end up in dead letters and reports).
+fn mask(fc: &str) -> String {
+    let chars: Vec<char> = fc.chars().collect();
+    if chars.len() < 6 {
+        return "***".to_string();
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// SQLite allows 32766 bound values per statement and PostgreSQL 65535; the
+/// widest row (person) has 19 columns.
+const ROWS_PER_INSERT: usize = 500;
+const KEYS_PER_QUERY: usize = 900;
+
+async fn load_known<C: ConnectionTrait>(
+    db: &C,
+    items: &[Vec<Record>],
+) -> Result<HashMap<ExternalKey, Known>, DbErr> {
+    let mut by_system: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+    let mut wanted: HashSet<&ExternalKey> = HashSet::new();
+    for r in items.iter().flatten() {
+        let mut keys: Vec<&ExternalKey> = vec![&r.key];
+        if let Some(s) = r.subject() {
+            keys.push(s);
+        }
+        if let Inbound::Person(p) = &r.body {
+            keys.extend(p.identifiers.iter());
+        }
+        for k in keys {
+            by_system.entry(&k.system).or_default().insert(&k.id);
+            wanted.insert(k);
+        }
+    }
+    let mut known = HashMap::new();
+    for (system, ids) in by_system {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        for chunk in ids.chunks(KEYS_PER_QUERY) {
+            let rows = external_ref::Entity::find()
+                .filter(external_ref::Column::System.eq(system))
+                .filter(external_ref::Column::ExternalId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?;
+            for row in rows {
+                let key = ExternalKey::new(row.system, row.resource_type, row.external_id);
+                if wanted.contains(&key) {
+                    known.insert(
+                        key,
+                        Known {
+                            version: row.version,
+                            hash: row.content_hash,
+                            entity: row.entity,
+                            local_id: row.local_id,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(known)
+}
+
+async fn load_fiscal_codes<C: ConnectionTrait>(
+    db: &C,
+    items: &[Vec<Record>],
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let codes: Vec<&str> = items
+        .iter()
+        .flatten()
+        .filter_map(|r| match &r.body {
+            Inbound::Person(p) => p.fiscal_code.as_deref(),
+            _ => None,
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut map = HashMap::new();
+    for chunk in codes.chunks(KEYS_PER_QUERY) {
+        let rows: Vec<(Uuid, Option<String>)> = person::Entity::find()
+            .select_only()
+            .column(person::Column::Id)
+            .column(person::Column::FiscalCode)
+            .filter(person::Column::FiscalCode.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, fc) in rows {
+            if let Some(fc) = fc {
+                map.insert(fc, id);
+            }
+        }
+    }
+    Ok(map)
+}
+
+async fn load_triaged<C: ConnectionTrait>(
+    db: &C,
+    known: &HashMap<ExternalKey, Known>,
+) -> Result<HashSet<Uuid>, DbErr> {
+    let ids: Vec<Uuid> = known
+        .values()
+        .filter(|k| k.entity == EntityKind::Referral.as_str())
+        .map(|k| k.local_id)
+        .collect();
+    let mut triaged = HashSet::new();
+    for chunk in ids.chunks(KEYS_PER_QUERY) {
+        let rows: Vec<Uuid> = referral::Entity::find()
+            .select_only()
+            .column(referral::Column::Id)
+            .filter(referral::Column::Id.is_in(chunk.iter().copied()))
+            .filter(referral::Column::TriageOutcome.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        triaged.extend(rows);
+    }
+    Ok(triaged)
+}
+
+impl Writes {
+    async fn flush<C: ConnectionTrait>(self, db: &C, now: DateTime<Utc>) -> Result<(), DbErr> {
+        insert_all::<person::Entity, _>(db, self.persons).await?;
+        for (id, p, fill_only) in self.person_updates {
+            update_person(db, id, &p, fill_only, now).await?;
+        }
+        insert_all::<health_event::Entity, _>(db, self.health).await?;
+        for (id, h, person_id) in self.health_updates {
+            health_event::Entity::update(health_event::ActiveModel {
+                id: Set(id),
+                person_id: Set(person_id),
+                kind: Set(h.kind),
+                occurred_on: Set(h.occurred_on),
+                summary: Set(h.summary),
+                ..Default::default()
+            })
+            .exec(db)
+            .await?;
+        }
+        insert_all::<referral::Entity, _>(db, self.referrals).await?;
+        insert_all::<referral_subject::Entity, _>(db, self.referral_subjects).await?;
+        for (id, r) in &self.referral_updates {
+            referral::Entity::update(referral::ActiveModel {
+                id: Set(*id),
+                urgency: Set(r.urgency),
+                description: Set(r.description.clone()),
+                ..Default::default()
+            })
+            .exec(db)
+            .await?;
+            referral_reason::Entity::delete_many()
+                .filter(referral_reason::Column::ReferralId.eq(*id))
+                .exec(db)
+                .await?;
+        }
+        let mut reasons = self.referral_reasons;
+        for (id, r) in &self.referral_updates {
+            let mut seen = HashSet::new();
+            for reason in &r.reasons {
+                if seen.insert(*reason) {
+                    reasons.push(referral_reason::ActiveModel {
+                        referral_id: Set(*id),
+                        reason: Set(*reason),
+                    });
+                }
+            }
+        }
+        insert_all::<referral_reason::Entity, _>(db, reasons).await?;
+        insert_all::<consent::Entity, _>(db, self.consents).await?;
+        for (id, c, subject_id) in self.consent_updates {
+            consent::Entity::update(consent::ActiveModel {
+                id: Set(id),
+                subject_id: Set(subject_id),
+                given_by: Set(c.given_by),
+                data_classes: Set(json!(c.data_classes)),
+                recipient_agencies: Set(json!(c.recipient_agencies)),
+                recipient_kinds: Set(json!(c.recipient_kinds)),
+                purposes: Set(json!(c.purposes)),
+                valid_from: Set(c.valid_from),
+                valid_until: Set(c.valid_until),
+                withdrawn_at: Set(c.withdrawn_at),
+                evidence_ref: Set(c.evidence_ref),
+                ..Default::default()
+            })
+            .exec(db)
+            .await?;
+        }
+        let refs: Vec<external_ref::ActiveModel> = self.refs.into_values().collect();
+        for chunk in refs.chunks(ROWS_PER_INSERT) {
+            external_ref::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([
+                        external_ref::Column::System,
+                        external_ref::Column::ResourceType,
+                        external_ref::Column::ExternalId,
+                    ])
+                    .update_columns([
+                        external_ref::Column::Version,
+                        external_ref::Column::ContentHash,
+                        external_ref::Column::LocalId,
+                        external_ref::Column::Instance,
+                        external_ref::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_all<E, C>(db: &C, rows: Vec<E::ActiveModel>) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+    E::ActiveModel: Clone,
+{
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        E::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn update_person<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    p: &PersonIn,
+    fill_only: bool,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let Some(current) = person::Entity::find_by_id(id).one(db).await? else {
+        return Err(DbErr::RecordNotFound(format!("person {id}")));
+    };
+    // With `fill_only`, a value only goes where the person has none.
+    fn pick<T: Clone>(current: &Option<T>, new: &Option<T>, fill_only: bool) -> Option<T> {
+        match (current, new, fill_only) {
+            (Some(c), _, true) => Some(c.clone()),
+            (_, Some(n), _) => Some(n.clone()),
+            (c, None, _) => c.clone(),
+        }
+    }
+    let text = |current: &String, new: &String| {
+        if new.trim().is_empty() || (fill_only && !current.trim().is_empty()) {
+            current.clone()
+        } else {
+            new.clone()
+        }
+    };
+    let languages = if fill_only && current.languages.as_array().is_some_and(|a| !a.is_empty())
+        || p.languages.is_empty()
+    {
+        current.languages.clone()
+    } else {
+        json!(p.languages)
+    };
+    let keep_sex = (fill_only && current.sex != entities::enums::Sex::Unknown)
+        || p.sex == entities::enums::Sex::Unknown;
+    let sex = if keep_sex { current.sex } else { p.sex };
+    person::Entity::update(person::ActiveModel {
+        id: Set(id),
+        given_name: Set(text(&current.given_name, &p.given_name)),
+        family_name: Set(text(&current.family_name, &p.family_name)),
+        birth_on: Set(pick(&current.birth_on, &p.birth_on, fill_only)),
+        sex: Set(sex),
+        fiscal_code: Set(pick(&current.fiscal_code, &p.fiscal_code, fill_only)),
+        birth_place: Set(pick(&current.birth_place, &p.birth_place, fill_only)),
+        citizenship: Set(pick(&current.citizenship, &p.citizenship, fill_only)),
+        phone: Set(pick(&current.phone, &p.phone, fill_only)),
+        email: Set(pick(&current.email, &p.email, fill_only)),
+        address: Set(pick(&current.address, &p.address, fill_only)),
+        municipality: Set(pick(&current.municipality, &p.municipality, fill_only)),
+        languages: Set(languages),
+        updated_at: Set(now),
+        mediator_needed: NotSet,
+        migration_status: NotSet,
+        permit_expires_on: NotSet,
+        ethnic_origin: NotSet,
+        created_at: NotSet,
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
