@@ -26,9 +26,10 @@ pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Con
     }
 }
 
-/// One connector instance.
+/// One connector instance. (No `deny_unknown_fields` here: serde cannot
+/// combine it with `flatten`. Every key this struct does not know goes to the
+/// kind's struct, which denies unknown keys, so a typo is still an error.)
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InstanceConfig {
     /// The Rete agency this instance speaks for (source of health events,
     /// reporter of referrals, recorder of consents).
