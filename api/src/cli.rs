@@ -1,6 +1,6 @@
 //! The `rete` command line: a stable contract that scripts rely on.
 //!
-//! `serve`, `migrate`, `schema`, `token`, `policy`, `audit`. Configuration comes from an optional
+//! `serve`, `migrate`, `schema`, `token`, `policy`, `audit`, `sync`. Configuration comes from an optional
 //! TOML file (`--config` / `RETE_CONFIG`), then flags and environment variables
 //! (`--listen` / `RETE_LISTEN`, `--database-url` / `DATABASE_URL`). Errors go to
 //! stderr with exit status 1; only `schema` and `token` write to stdout.
@@ -63,6 +63,12 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: crate::audit::command::AuditCommand,
+    },
+    /// Connectors: run a sync, see their status and dead letters, retry,
+    /// import a FHIR Bundle or a consultorio export.
+    Sync {
+        #[command(subcommand)]
+        command: crate::sync::SyncCommand,
     },
     /// Print a token signed with the demo key (trusted by `serve --demo` only).
     Token {
@@ -267,6 +273,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Policy { command } => policy_command(command, &config).await,
         Command::Audit { command } => crate::audit::command::run(command, &config).await,
+        Command::Sync { command } => crate::sync::run(command, &config).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -359,13 +366,8 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
     let audit =
         crate::audit::AuditLog::start(&config.database_url, Arc::new(keys), config.audit.max_batch)
             .await?;
-    Ok(AppState::new(
-        db,
-        verifier,
-        agreement,
-        config.limits.clone(),
-        audit,
-    ))
+    let sync = crate::sync::start(config, db.clone())?;
+    Ok(AppState::new(db, verifier, agreement, config.limits.clone(), audit).with_sync(sync))
 }
 
 async fn serve(config: Config) -> Result<(), String> {

@@ -33,6 +33,9 @@ pub struct Config {
     /// Trust the demo key and seed the demo network (never in production).
     pub demo: DemoConfig,
     pub audit: AuditConfig,
+    /// Connector instances by name (`[connectors.hospital]`, kind and
+    /// settings; see docs/connectors.md).
+    pub connectors: std::collections::BTreeMap<String, connectors::config::InstanceConfig>,
 }
 
 /// The access log.
@@ -125,6 +128,7 @@ impl Default for Config {
             limits: Limits::default(),
             demo: DemoConfig::default(),
             audit: AuditConfig::default(),
+            connectors: Default::default(),
         }
     }
 }
@@ -285,6 +289,11 @@ impl Config {
         }
         if self.audit.retention_days == Some(0) {
             return Err(invalid("audit.retention_days", "must be at least 1 day"));
+        }
+        for (name, instance) in &self.connectors {
+            instance
+                .validate(name)
+                .map_err(|e| invalid(&e.key, e.message))?;
         }
         Ok(())
     }

@@ -105,6 +105,8 @@ struct Inner {
     policy: Arc<Policy>,
     limits: Limits,
     audit: AuditLog,
+    /// The connector engine, when instances are configured.
+    sync: Option<Arc<connectors::Engine>>,
 }
 
 impl AppState {
@@ -128,7 +130,20 @@ impl AppState {
             policy: Arc::new(policy),
             limits,
             audit,
+            sync: None,
         }))
+    }
+
+    /// The same state with the connector engine (from `rete serve`'s config).
+    pub fn with_sync(mut self, sync: Option<Arc<connectors::Engine>>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.sync = sync;
+        }
+        self
+    }
+
+    pub fn sync(&self) -> Option<&Arc<connectors::Engine>> {
+        self.0.sync.as_ref()
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -436,7 +451,11 @@ async fn execute(
                 &batches,
             );
             let trail = rc.trail();
-            let exec = state.0.schema.execute(req.data(caller.clone()).data(rc));
+            let exec = state.0.schema.execute(
+                req.data(caller.clone())
+                    .data(rc)
+                    .data(crate::graphql::sync::SyncEngine(state.0.sync.clone())),
+            );
             let resp: Response = batches.run(exec).await;
             let body = finish(resp);
             // The access log, before anything leaves: no entry, no data.

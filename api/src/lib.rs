@@ -16,6 +16,7 @@ pub mod graphql;
 pub mod http;
 pub mod impact;
 pub mod services;
+pub mod sync;
 
 pub use config::Config;
 pub use http::{AppState, app};

@@ -612,10 +612,11 @@ impl Engine {
         let connector = &run.instance.connector;
         let mut records = Vec::new();
         let mut mapped_items = Vec::new();
-        let mut dead: Vec<(RawItem, String)> = Vec::new();
+        // (index in the page, item, reason): reported in the page's order.
+        let mut dead: Vec<(usize, RawItem, String)> = Vec::new();
         let mut skipped = 0u64;
         let fetched = items.len() as u64;
-        for item in items {
+        for (index, item) in items.into_iter().enumerate() {
             // A mapping must never panic; if one does, the item is parked, not the run.
             let mapped = std::panic::catch_unwind(AssertUnwindSafe(|| connector.map(&item)))
                 .unwrap_or_else(|_| Mapped::Rejected("the mapping failed on this item".into()));
@@ -623,10 +624,10 @@ impl Engine {
                 Mapped::Records(r) if r.is_empty() => skipped += 1,
                 Mapped::Records(r) => {
                     records.push(r);
-                    mapped_items.push(item);
+                    mapped_items.push((index, item));
                 }
                 Mapped::Skipped(_) => skipped += 1,
-                Mapped::Rejected(reason) => dead.push((item, reason)),
+                Mapped::Rejected(reason) => dead.push((index, item, reason)),
             }
         }
         let txn = self.db.begin().await?;
@@ -644,7 +645,7 @@ impl Engine {
         let outcomes = apply::apply(&txn, &run.source, &records).await?;
         let (mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
         let mut accepted = Vec::new();
-        for (item, outcome) in mapped_items.into_iter().zip(outcomes) {
+        for ((index, item), outcome) in mapped_items.into_iter().zip(outcomes) {
             match outcome {
                 ItemOutcome::Applied(changes) => {
                     for c in changes {
@@ -656,9 +657,11 @@ impl Engine {
                     }
                     accepted.push(item);
                 }
-                ItemOutcome::Rejected(reason) => dead.push((item, reason)),
+                ItemOutcome::Rejected(reason) => dead.push((index, item, reason)),
             }
         }
+        dead.sort_by_key(|(index, _, _)| *index);
+        let dead: Vec<(RawItem, String)> = dead.into_iter().map(|(_, i, r)| (i, r)).collect();
         let now = Utc::now();
         resolve_dead_letters(&txn, &run.instance.name, run.report.run_id, &accepted, now).await?;
         park(&txn, &run.instance.name, run.report.run_id, &dead, now).await?;

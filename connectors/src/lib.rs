@@ -18,3 +18,52 @@ pub use engine::{
     Engine, EngineError, Instance, NoProgress, Progress, RunReport, RunStatus, Trigger,
 };
 pub use model::{EntityKind, ExternalKey, Inbound, Record};
+
+use std::sync::Arc;
+
+use config::{ConfigError, InstanceConfig, KindConfig};
+
+/// Builds the connector of a configured instance (reads its secrets).
+pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, ConfigError> {
+    match &config.kind {
+        // Filled in by the hospital and consultorio connectors (issue 6).
+        KindConfig::Fhir(_) | KindConfig::Consultorio(_) => Err(config::invalid(
+            format!("connectors.{name}.kind"),
+            format!(
+                "the `{}` connector is not in this build yet",
+                config.kind.name()
+            ),
+        )),
+    }
+}
+
+/// Builds the engine for every configured instance.
+pub fn instances(
+    configs: &std::collections::BTreeMap<String, InstanceConfig>,
+) -> Result<Vec<Instance>, ConfigError> {
+    configs
+        .iter()
+        .map(|(name, config)| {
+            Ok(Instance {
+                name: name.clone(),
+                config: config.clone(),
+                connector: build(name, config)?,
+            })
+        })
+        .collect()
+}
+
+/// Reads a file of an instance's kind (a FHIR Bundle, a consultorio CSV
+/// export) into raw items; the error names what is wrong with the file.
+pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
+    match &config.kind {
+        // Filled in by the hospital and consultorio connectors (issue 6).
+        KindConfig::Fhir(_) | KindConfig::Consultorio(_) => {
+            let _ = bytes;
+            Err(format!(
+                "the `{}` connector is not in this build yet",
+                config.kind.name()
+            ))
+        }
+    }
+}

@@ -39,7 +39,11 @@ pub struct HubBuilder {
     agreement: Option<policy::Policy>,
     limits: Limits,
     auth: AuthConfig,
+    sync: Option<SyncSetup>,
 }
+
+/// Builds the hub's connector engine once the database exists.
+type SyncSetup = Box<dyn FnOnce(DatabaseConnection) -> connectors::Engine + Send>;
 
 impl HubBuilder {
     pub fn demo(mut self) -> Self {
@@ -65,6 +69,15 @@ impl HubBuilder {
 
     pub fn auth(mut self, f: impl FnOnce(&mut AuthConfig)) -> Self {
         f(&mut self.auth);
+        self
+    }
+
+    /// Run a connector engine in the hub (its GraphQL status, uploads).
+    pub fn sync(
+        mut self,
+        setup: impl FnOnce(DatabaseConnection) -> connectors::Engine + Send + 'static,
+    ) -> Self {
+        self.sync = Some(Box::new(setup));
         self
     }
 
@@ -131,7 +144,9 @@ impl HubBuilder {
         let audit = AuditLog::start(&url, audit_keys.clone(), 256)
             .await
             .expect("access log");
-        let state = AppState::new(db.clone(), verifier, agreement, self.limits, audit);
+        let engine = self.sync.map(|setup| Arc::new(setup(db.clone())));
+        let state = AppState::new(db.clone(), verifier, agreement, self.limits, audit)
+            .with_sync(engine.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -140,6 +155,7 @@ impl HubBuilder {
             let _ = axum::serve(listener, app(state)).await;
         });
         Some(TestHub {
+            engine,
             base: format!("http://{addr}"),
             db,
             key,
@@ -217,6 +233,8 @@ impl Drop for PgDrop {
 
 /// A running hub.
 pub struct TestHub {
+    /// The connector engine, when the builder was given one.
+    pub engine: Option<Arc<connectors::Engine>>,
     pub base: String,
     pub db: DatabaseConnection,
     pub key: SigningKey,
@@ -291,6 +309,7 @@ impl TestHub {
             agreement: None,
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            sync: None,
         }
     }
 

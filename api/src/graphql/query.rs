@@ -106,6 +106,35 @@ fn links_for(caller: &Caller, rc: &RequestContext, class: DataClass) -> BTreeSet
 
 #[Object]
 impl Query {
+    /// The connector instances of your agency (integrators, role
+    /// INTEGRATOR): last run and its counts, cursor, open dead letters,
+    /// who is syncing, circuit.
+    async fn sync_status(&self, ctx: &Context<'_>) -> Result<Vec<super::sync::SyncInstance>> {
+        super::sync::sync_status(ctx).await
+    }
+
+    /// An instance's runs, newest first (integrators of its agency).
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        instance: String,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Vec<super::sync::SyncRun>> {
+        super::sync::sync_runs(ctx, instance, first).await
+    }
+
+    /// An instance's dead letters, oldest first: place, upstream id and
+    /// reason (the payload stays in the hub). Open ones unless `includeResolved`.
+    async fn sync_dead_letters(
+        &self,
+        ctx: &Context<'_>,
+        instance: String,
+        #[graphql(default = false)] include_resolved: bool,
+        #[graphql(default = 100)] first: i32,
+    ) -> Result<Vec<super::sync::SyncDeadLetter>> {
+        super::sync::sync_dead_letters(ctx, instance, include_resolved, first).await
+    }
+
     /// The access log, newest first (privacy officers, purpose AUDIT): the
     /// entries of your agency's operators and those that touched cases your
     /// agency is linked to, or their subjects.
