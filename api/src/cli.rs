@@ -365,6 +365,7 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         agreement,
         config.limits.clone(),
         audit,
+        &config.console,
     ))
 }
 

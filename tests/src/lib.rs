@@ -14,7 +14,7 @@ use entities::{case_file, case_subject};
 use rete_api::audit::{AuditLog, HubKeys};
 use rete_api::auth::Verifier;
 use rete_api::auth::keys::SigningKey;
-use rete_api::config::{AuthConfig, Limits};
+use rete_api::config::{AuthConfig, ConsoleConfig, Limits};
 use rete_api::{AppState, app};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set, Statement};
 use serde_json::{Value, json};
@@ -39,6 +39,7 @@ pub struct HubBuilder {
     agreement: Option<policy::Policy>,
     limits: Limits,
     auth: AuthConfig,
+    console: ConsoleConfig,
 }
 
 impl HubBuilder {
@@ -65,6 +66,12 @@ impl HubBuilder {
 
     pub fn auth(mut self, f: impl FnOnce(&mut AuthConfig)) -> Self {
         f(&mut self.auth);
+        self
+    }
+
+    /// The console's settings (`[console]`), e.g. its OpenID Connect client.
+    pub fn console(mut self, f: impl FnOnce(&mut ConsoleConfig)) -> Self {
+        f(&mut self.console);
         self
     }
 
@@ -131,7 +138,14 @@ impl HubBuilder {
         let audit = AuditLog::start(&url, audit_keys.clone(), 256)
             .await
             .expect("access log");
-        let state = AppState::new(db.clone(), verifier, agreement, self.limits, audit);
+        let state = AppState::new(
+            db.clone(),
+            verifier,
+            agreement,
+            self.limits,
+            audit,
+            &self.console,
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -291,6 +305,7 @@ impl TestHub {
             agreement: None,
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 
