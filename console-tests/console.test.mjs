@@ -11,65 +11,24 @@
 // and looks at the chart, at 1280 and 390 px, in Italian and English.
 // Screenshots (and the report as PDF) go to output/ (git-ignored).
 //
-// Environment: RETE_BIN (default ../target/debug/rete, or
-// $CARGO_TARGET_DIR/debug/rete), CHROMIUM (default /usr/bin/chromium).
+// Environment: RETE_BIN, CHROMIUM (see harness.mjs).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import * as harness from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'output');
-const bin = process.env.RETE_BIN
-  || join(process.env.CARGO_TARGET_DIR ? resolve(here, '..', process.env.CARGO_TARGET_DIR) : join(here, '..', 'target'), 'debug', 'rete');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const { out, bin } = harness;
 
-let dir; let server; let base; let browser; let page;
+let dir; let hub; let base; let browser; let page;
 const tokens = {};
 const seed = {};
 
-function rete(args) {
-  const env = { ...process.env, RETE_LOG: 'info' };
-  delete env.DATABASE_URL; delete env.RETE_CONFIG; delete env.RETE_LISTEN;
-  return execFileSync(bin, args, { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-
-function startHub() {
-  const env = { ...process.env, RETE_LOG: 'info' };
-  delete env.DATABASE_URL; delete env.RETE_CONFIG; delete env.RETE_LISTEN;
-  // The demo network's own agreement (policies/network.toml): it has the
-  // emergency article that lets a break-glass grant open a case.
-  const agreement = join(here, '..', 'policies', 'network.toml');
-  server = spawn(bin, ['serve', '--demo', '--policy', agreement, '--listen', '127.0.0.1:0'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((ok, fail) => {
-    let seen = '';
-    const timer = setTimeout(() => fail(new Error(`rete serve --demo did not start:\n${seen}`)), 120000);
-    server.stderr.setEncoding('utf8');
-    server.stderr.on('data', (chunk) => {
-      if (base) return;
-      seen += chunk;
-      const m = seen.match(/addr=(127\.0\.0\.1:\d+)/);
-      if (m) { clearTimeout(timer); base = `http://${m[1]}`; ok(); }
-    });
-    server.on('exit', (code) => { if (!base) { clearTimeout(timer); fail(new Error(`rete serve exited with ${code}:\n${seen}`)); } });
-  });
-}
-
-async function gql(token, query, variables) {
-  const r = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables: variables || {} }),
-  });
-  const body = await r.json();
-  assert.ok(!body.errors, `GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
+const rete = (args) => harness.rete(dir, args);
+const gql = (token, query, variables) => harness.gql(base, token, query, variables);
 
 function sql(statement) {
   const db = join(dir, 'rete.db');
@@ -90,7 +49,8 @@ before(async () => {
   assert.ok(existsSync(bin), `no rete binary at ${bin}: run cargo build -p rete-api first`);
   mkdirSync(out, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'rete-console-'));
-  await startHub();
+  hub = await harness.startHub(dir);
+  base = hub.base;
   tokens.officer = rete(['token', '--agency', 'polo-nord', '--role', 'PRIVACY_OFFICER', '--purpose', 'AUDIT', '--operator', 'dpo-nord']);
   tokens.manager = rete(['token', '--agency', 'polo-nord', '--role', 'CASE_MANAGER', '--purpose', 'CASE_MANAGEMENT', '--operator', 'as-bianchi']);
   tokens.er = rete(['token', '--agency', 'ospedale-regina', '--role', 'HEALTH_PROFESSIONAL', '--purpose', 'EMERGENCY', '--operator', 'dr-rossi']);
@@ -110,15 +70,14 @@ before(async () => {
     { i: { caseId: seed.emergency, justification: 'Bambina in pronto soccorso con ferite sospette, serve il quadro del caso' } });
   await gql(tokens.er, 'query EmergencyRead($id: ID!) { case(id: $id) { reference status } }', { id: seed.emergency });
 
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'it-IT', timezoneId: 'Europe/Rome' });
-  page = await context.newPage();
+  browser = await harness.launch();
+  page = await (await harness.newContext(browser)).newPage();
   page.on('pageerror', (e) => { throw e; });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) { server.kill('SIGTERM'); await new Promise((r) => { server.on('exit', r); setTimeout(r, 5000); }); }
+  if (hub) await hub.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -150,6 +109,9 @@ test('a token that is not a privacy officer\'s is refused', async () => {
 
 test('an officer signs in with the keyboard and sees the access log', async () => {
   await page.goto(`${base}/console/`);
+  await page.locator('#token').waitFor();
+  // No OpenID Connect issuer is configured: pasting is the only way in.
+  assert.equal(await page.locator('#sso').count(), 0);
   await page.locator('#token').focus();
   await page.keyboard.insertText(tokens.officer);
   await page.keyboard.press('Tab');

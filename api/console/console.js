@@ -2,10 +2,20 @@
 //
 // Plain JavaScript, no build step. It talks only to /graphql with the
 // officer's token, which lives in one variable of this page (memory only:
-// never in localStorage, sessionStorage or a cookie; a reload or "Esci"
+// never in local storage, session storage or a cookie; a reload or "Esci"
 // forgets it). Nothing read from the hub is written to browser storage.
 // Every value from the hub is put in the page as text (textContent), never
 // as HTML.
+//
+// When the hub has an OpenID Connect issuer for the console
+// (/console/config.json), the officer can also sign in there: authorization
+// code flow with PKCE (S256) as a public client. Only across that redirect
+// does session storage hold anything: one entry with the random state, nonce
+// and code verifier of the sign-in under way (no token, nothing personal),
+// removed as soon as the page is back, before the code is exchanged. The
+// access token from the token endpoint then lives in memory like a pasted
+// one; the ID token is kept in memory too, only as the hint of the issuer's
+// sign-out.
 'use strict';
 
 (function () {
@@ -86,6 +96,23 @@
     badToken: ['Token non valido o scaduto. Il server ha risposto:', 'The token is invalid or expired. The hub answered:'],
     emptyToken: ['Incolla un token.', 'Paste a token.'],
     signedOut: ['Sei uscito: il token è stato cancellato.', 'Signed out: the token was forgotten.'],
+    signinIntroSso: ['Per i responsabili della protezione dei dati (ruolo PRIVACY_OFFICER, finalità AUDIT). Accedi con l\'identità del tuo ente oppure incolla un token di accesso: il token resta solo in memoria in questa scheda e si cancella con «Esci» o ricaricando la pagina.', 'For privacy officers (role PRIVACY_OFFICER, purpose AUDIT). Sign in with your agency\'s identity or paste an access token: the token stays in this tab\'s memory only and is forgotten on "Sign out" or reload.'],
+    ssoTitle: ['Con l\'identità del tuo ente', 'With your agency\'s identity'],
+    ssoHint: ['Si apre la pagina di accesso di', 'Opens the sign-in page of'],
+    sso: ['Accedi con SSO', 'Sign in with SSO'],
+    pasteTitle: ['Oppure incolla un token', 'Or paste a token'],
+    ssoRedirecting: ['Apertura della pagina di accesso…', 'Opening the sign-in page…'],
+    ssoExchanging: ['Accesso in corso: scambio del codice con il fornitore di identità…', 'Signing in: exchanging the code with the identity provider…'],
+    ssoFailed: ['Accesso con SSO non riuscito', 'SSO sign-in failed'],
+    ssoDenied: ['Accesso annullato: il fornitore di identità non ha concesso l\'autorizzazione (consenso negato o accesso interrotto). Nessun token è stato ricevuto.', 'Sign-in cancelled: the identity provider did not grant authorization (consent denied or sign-in abandoned). No token was received.'],
+    ssoProviderError: ['Il fornitore di identità ha risposto con un errore.', 'The identity provider answered with an error.'],
+    ssoBadState: ['Risposta di accesso non valida: non corrisponde a un accesso avviato da questa scheda (parametro state o emittente diverso). È stata scartata senza usarla; riprova.', 'Invalid sign-in response: it does not match a sign-in started from this tab (state or issuer differ). It was discarded unused; try again.'],
+    ssoExchange: ['Lo scambio del codice con il fornitore di identità non è riuscito: nessun token è stato ricevuto.', 'Exchanging the code with the identity provider failed: no token was received.'],
+    ssoIdToken: ['Il token di identità ricevuto non corrisponde a questo accesso (nonce, emittente o destinatario diversi): scartato.', 'The ID token received does not match this sign-in (nonce, issuer or audience differ): discarded.'],
+    ssoDiscovery: ['Impossibile leggere la configurazione del fornitore di identità.', 'Cannot read the identity provider\'s configuration.'],
+    ssoInsecure: ['L\'accesso con SSO richiede una connessione sicura (HTTPS).', 'SSO sign-in needs a secure connection (HTTPS).'],
+    ssoSignout: ['Esci dal fornitore di identità', 'Sign out at the identity provider'],
+    signedOutSso: ['Sei uscito: il token è stato cancellato; al fornitore di identità è stato chiesto di chiudere la sessione.', 'Signed out: the token was forgotten; the identity provider was asked to end the session.'],
     signedInAs: ['Accesso come', 'Signed in as'],
     loading: ['Caricamento…', 'Loading…'],
     error: ['Errore', 'Error'],
@@ -216,6 +243,13 @@
   // ---------------------------------------------------------------- state
   // The token lives here only.
   let token = null;
+  // OpenID Connect: the hub's public settings (null: paste a token only), the
+  // issuer's discovery document once read, and the ID token of an SSO sign-in
+  // (the hint of the issuer's sign-out; never sent to the hub).
+  let oidc = null;
+  let provider = null;
+  let idToken = null;
+  const PENDING = 'rete-console-oidc';
   let me = null;
   let lang = 0; // 0 = it, 1 = en
   let agencies = {};
@@ -353,6 +387,7 @@
   }
   function signOut(message) {
     token = null;
+    idToken = null;
     me = null;
     agencies = {};
     logState.filter = {};
@@ -363,40 +398,267 @@
     renderSignIn(message);
   }
 
+  const SIGNIN_QUERY = 'query ConsoleSignIn { me { operator role purpose agency { id name } } agencies { id name kind } accessLogStatus { head { seq } } }';
+
+  // Check a token with the hub, then keep it: the same for a pasted token and
+  // for an access token from the OpenID Connect issuer.
+  async function signInWith(value, status) {
+    status.replaceChildren(h('p', {}, t('signingIn')));
+    try {
+      const data = await gql(SIGNIN_QUERY, {}, value);
+      token = value;
+      me = data.me;
+      agencies = Object.fromEntries(data.agencies.map((a) => [a.id, a]));
+      signedIn(true);
+      if (!location.hash || location.hash === '#/') location.hash = '#/registro';
+      else route();
+    } catch (e) {
+      token = null;
+      const why = e.code === 'FORBIDDEN' ? t('refusedRole') : t('badToken');
+      const box = h('div', { class: 'alert error', role: 'alert', id: 'refused' },
+        h('strong', {}, t('refused')), h('p', {}, why), h('p', { class: 'mono' }, e.message));
+      // Signed in at the issuer as someone the console refuses: offer to end
+      // that session, or the next "Accedi con SSO" comes back as the same person.
+      if (canEndSession()) {
+        const hint = idToken;
+        box.append(h('p', {}, h('button', { type: 'button', id: 'sso-signout', onclick: () => { idToken = null; endSessionAt(hint); } }, t('ssoSignout'))));
+      } else {
+        idToken = null;
+      }
+      status.replaceChildren(box);
+    }
+  }
+
   function renderSignIn(message, isError) {
     const main = $('main');
     const area = h('textarea', { id: 'token', name: 'token', rows: '5', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'token-hint' });
     const status = h('div', { id: 'signin-status', 'aria-live': 'assertive' });
-    if (message) status.append(h('div', { class: isError ? 'alert error' : 'alert', role: isError ? 'alert' : 'status' }, message));
+    if (message instanceof Node) status.append(message);
+    else if (message) status.append(h('div', { class: isError ? 'alert error' : 'alert', role: isError ? 'alert' : 'status' }, message));
     const form = h('form', { class: 'card signin', onsubmit: async (ev) => {
       ev.preventDefault();
       const value = area.value.trim();
       area.value = '';
-      status.replaceChildren(h('p', {}, t('signingIn')));
       if (!value) { status.replaceChildren(errorBox(t('emptyToken'))); return; }
-      try {
-        const data = await gql('query ConsoleSignIn { me { operator role purpose agency { id name } } agencies { id name kind } accessLogStatus { head { seq } } }', {}, value);
-        token = value;
-        me = data.me;
-        agencies = Object.fromEntries(data.agencies.map((a) => [a.id, a]));
-        signedIn(true);
-        if (!location.hash || location.hash === '#/') location.hash = '#/registro';
-        else route();
-      } catch (e) {
-        token = null;
-        const why = e.code === 'FORBIDDEN' ? t('refusedRole') : t('badToken');
-        status.replaceChildren(h('div', { class: 'alert error', role: 'alert', id: 'refused' },
-          h('strong', {}, t('refused')), h('p', {}, why), h('p', { class: 'mono' }, e.message)));
-      }
+      idToken = null;
+      await signInWith(value, status);
     } },
     h('h1', { tabindex: '-1' }, t('signinTitle')),
-    h('p', {}, t('signinIntro')),
-    h('label', { for: 'token' }, t('tokenLabel')), area,
-    h('p', { class: 'hint', id: 'token-hint' }, h('code', {}, t('tokenHint'))),
-    h('button', { type: 'submit', class: 'primary', id: 'signin' }, t('signin')),
-    status);
+    h('p', {}, t(oidc ? 'signinIntroSso' : 'signinIntro')));
+    let ssoButton = null;
+    if (oidc) {
+      ssoButton = h('button', { type: 'button', class: 'primary', id: 'sso', 'aria-describedby': 'sso-hint', onclick: () => startSso(status, ssoButton) }, t('sso'));
+      form.append(h('section', { class: 'sso', 'aria-labelledby': 'sso-h' },
+        h('h2', { id: 'sso-h' }, t('ssoTitle')),
+        h('p', { class: 'hint', id: 'sso-hint' }, `${t('ssoHint')} `, h('code', {}, oidc.issuer)),
+        ssoButton),
+      h('h2', { id: 'paste-h' }, t('pasteTitle')));
+    }
+    form.append(
+      h('label', { for: 'token' }, t('tokenLabel')), area,
+      h('p', { class: 'hint', id: 'token-hint' }, h('code', {}, t('tokenHint'))),
+      h('button', { type: 'submit', class: 'primary', id: 'signin' }, t('signin')),
+      status);
     main.replaceChildren(form);
-    area.focus();
+    (ssoButton || area).focus();
+    return status;
+  }
+
+  // ---------------------------------------------------------------- OpenID Connect
+  class SsoError extends Error {
+    constructor(key, detail) { super(detail || key); this.key = key; this.detail = detail; }
+  }
+  function ssoErrorBox(e) {
+    const key = e instanceof SsoError ? e.key : 'ssoExchange';
+    const detail = e instanceof SsoError ? e.detail : e.message;
+    return h('div', { class: 'alert error', role: 'alert', id: 'sso-error' },
+      h('strong', {}, t('ssoFailed')), h('p', {}, t(key)), detail ? h('p', { class: 'mono' }, detail) : null);
+  }
+  function b64url(bytes) {
+    let s = '';
+    for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  function randomString(n) {
+    return b64url(crypto.getRandomValues(new Uint8Array(n)));
+  }
+  function jwtClaims(jwt) {
+    const part = String(jwt).split('.')[1] || '';
+    const bin = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+  }
+  function redirectUri() {
+    return location.origin + location.pathname;
+  }
+  function describeOAuthError(body, status) {
+    if (body && body.error) return body.error + (body.error_description ? `: ${body.error_description}` : '');
+    return `HTTP ${status}`;
+  }
+
+  // The issuer's discovery document (OpenID Connect Discovery 1.0), read once
+  // per page load and kept in memory.
+  async function discover() {
+    if (provider) return provider;
+    const url = `${oidc.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    let resp;
+    try {
+      resp = await fetch(url, { headers: { accept: 'application/json' }, credentials: 'omit', cache: 'no-store' });
+    } catch (e) {
+      throw new SsoError('ssoDiscovery', `${url}: ${e.message}`);
+    }
+    if (!resp.ok) throw new SsoError('ssoDiscovery', `${url}: HTTP ${resp.status}`);
+    const d = await resp.json().catch(() => null);
+    if (!d || d.issuer !== oidc.issuer) throw new SsoError('ssoDiscovery', `${url}: issuer «${d && d.issuer}» ≠ «${oidc.issuer}»`);
+    if (!d.authorization_endpoint || !d.token_endpoint) throw new SsoError('ssoDiscovery', `${url}: no authorization_endpoint or token_endpoint`);
+    if (Array.isArray(d.code_challenge_methods_supported) && !d.code_challenge_methods_supported.includes('S256')) {
+      throw new SsoError('ssoDiscovery', `${url}: PKCE S256 is not supported`);
+    }
+    // The page may only call the issuer's origin (the hub's Content-Security-Policy).
+    const origin = new URL(oidc.issuer).origin;
+    if (new URL(d.token_endpoint).origin !== origin) {
+      throw new SsoError('ssoDiscovery', `token_endpoint ${d.token_endpoint} is not on ${origin}`);
+    }
+    provider = d;
+    return d;
+  }
+
+  // Off to the issuer: authorization request with PKCE, state and nonce.
+  async function startSso(status, button) {
+    button.disabled = true;
+    status.replaceChildren(h('p', {}, t('ssoRedirecting')));
+    try {
+      if (!window.isSecureContext || !window.crypto || !crypto.subtle) throw new SsoError('ssoInsecure');
+      const p = await discover();
+      const verifier = randomString(32);
+      const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+      const state = randomString(16);
+      const nonce = randomString(16);
+      const back = location.hash && location.hash !== '#/' ? location.hash : '';
+      sessionStorage.setItem(PENDING, JSON.stringify({ kind: 'login', issuer: oidc.issuer, state, nonce, verifier, redirectUri: redirectUri(), back }));
+      const q = new URLSearchParams({
+        response_type: 'code',
+        client_id: oidc.clientId,
+        redirect_uri: redirectUri(),
+        scope: oidc.scopes.join(' '),
+        state,
+        nonce,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        ui_locales: lang === 0 ? 'it' : 'en',
+      });
+      if (oidc.resource) q.set('resource', oidc.resource);
+      const sep = p.authorization_endpoint.includes('?') ? '&' : '?';
+      location.assign(`${p.authorization_endpoint}${sep}${q}`);
+    } catch (e) {
+      sessionStorage.removeItem(PENDING);
+      status.replaceChildren(ssoErrorBox(e));
+      button.disabled = false;
+    }
+  }
+
+  // Back from the issuer (authorization response or end of its sign-out):
+  // the pending entry is read and removed, and the URL cleaned, before
+  // anything else, so neither the code nor the verifier outlive this call.
+  async function finishSso(params) {
+    let pending = null;
+    try { pending = JSON.parse(sessionStorage.getItem(PENDING) || 'null'); } catch (_) { pending = null; }
+    sessionStorage.removeItem(PENDING);
+    history.replaceState(null, '', location.pathname + ((pending && pending.back) || ''));
+    const state = params.get('state');
+    if (pending && pending.kind === 'logout' && !params.has('code') && !params.has('error')) {
+      renderSignIn(state === pending.state ? t('signedOutSso') : null);
+      return;
+    }
+    const status = renderSignIn();
+    try {
+      if (!oidc || !pending || pending.kind !== 'login' || !state || state !== pending.state || pending.issuer !== oidc.issuer) {
+        throw new SsoError('ssoBadState');
+      }
+      // RFC 9207: an issuer that names itself must be the one we asked.
+      if (params.has('iss') && params.get('iss') !== pending.issuer) {
+        throw new SsoError('ssoBadState', `iss ${params.get('iss')}`);
+      }
+      if (params.has('error')) {
+        const denied = ['access_denied', 'consent_required', 'login_required', 'interaction_required'].includes(params.get('error'));
+        throw new SsoError(denied ? 'ssoDenied' : 'ssoProviderError', describeOAuthError({ error: params.get('error'), error_description: params.get('error_description') }));
+      }
+      const code = params.get('code');
+      if (!code) throw new SsoError('ssoBadState');
+      status.replaceChildren(h('p', {}, t('ssoExchanging')));
+      const p = await discover();
+      const form = new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: pending.redirectUri,
+        client_id: oidc.clientId,
+        code_verifier: pending.verifier,
+      });
+      if (oidc.resource) form.set('resource', oidc.resource);
+      let resp;
+      try {
+        resp = await fetch(p.token_endpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body: form,
+          credentials: 'omit',
+          cache: 'no-store',
+        });
+      } catch (e) {
+        throw new SsoError('ssoExchange', `${p.token_endpoint}: ${e.message} (CORS?)`);
+      }
+      const body = await resp.json().catch(() => null);
+      if (!resp.ok) throw new SsoError('ssoExchange', describeOAuthError(body, resp.status));
+      if (!body || !body.access_token || String(body.token_type).toLowerCase() !== 'bearer') {
+        throw new SsoError('ssoExchange', 'no Bearer access_token in the answer');
+      }
+      let claims = null;
+      try { claims = body.id_token ? jwtClaims(body.id_token) : null; } catch (_) { claims = null; }
+      const aud = claims ? [].concat(claims.aud) : [];
+      if (!claims || claims.iss !== oidc.issuer || !aud.includes(oidc.clientId) || claims.nonce !== pending.nonce) {
+        throw new SsoError('ssoIdToken');
+      }
+      idToken = body.id_token;
+      await signInWith(body.access_token, status);
+    } catch (e) {
+      status.replaceChildren(ssoErrorBox(e));
+    }
+  }
+
+  function canEndSession() {
+    return Boolean(idToken && oidc && oidc.endSession && provider && provider.end_session_endpoint);
+  }
+
+  // RP-initiated logout: the issuer ends its session and sends the browser
+  // back to the console with the state of this request.
+  function endSessionAt(hint) {
+    const state = randomString(16);
+    sessionStorage.setItem(PENDING, JSON.stringify({ kind: 'logout', state }));
+    const q = new URLSearchParams({
+      client_id: oidc.clientId,
+      id_token_hint: hint,
+      post_logout_redirect_uri: redirectUri(),
+      state,
+      ui_locales: lang === 0 ? 'it' : 'en',
+    });
+    const sep = provider.end_session_endpoint.includes('?') ? '&' : '?';
+    location.assign(`${provider.end_session_endpoint}${sep}${q}`);
+  }
+
+  // "Esci": forget the token; after an SSO sign-in, also end the issuer's session.
+  function signOutButton() {
+    const hint = canEndSession() ? idToken : null;
+    signOut(t('signedOut'));
+    if (hint) endSessionAt(hint);
+  }
+
+  async function loadSettings() {
+    try {
+      const resp = await fetch('/console/config.json', { credentials: 'omit', cache: 'no-store' });
+      const body = await resp.json();
+      oidc = body && body.oidc ? body.oidc : null;
+    } catch (_) {
+      oidc = null;
+    }
   }
 
   // ---------------------------------------------------------------- router
@@ -822,11 +1084,20 @@
   }
 
   // ---------------------------------------------------------------- start
-  document.addEventListener('DOMContentLoaded', () => {
+  document.addEventListener('DOMContentLoaded', async () => {
     $('lang').addEventListener('click', () => { lang = 1 - lang; applyLanguage(); route(); });
-    $('signout').addEventListener('click', () => signOut(t('signedOut')));
+    $('signout').addEventListener('click', signOutButton);
     window.addEventListener('hashchange', route);
     applyLanguage();
+    await loadSettings();
+    const params = new URLSearchParams(location.search);
+    if (params.has('code') || params.has('error') || params.has('state')) {
+      await finishSso(params);
+      return;
+    }
+    // A sign-in left unfinished (back from the issuer's page without an
+    // answer): its entry goes now.
+    sessionStorage.removeItem(PENDING);
     route();
   });
 })();

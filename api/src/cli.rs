@@ -367,7 +367,15 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         crate::audit::AuditLog::start(&config.database_url, Arc::new(keys), config.audit.max_batch)
             .await?;
     let sync = crate::sync::start(config, db.clone())?;
-    Ok(AppState::new(db, verifier, agreement, config.limits.clone(), audit).with_sync(sync))
+    Ok(AppState::new(
+        db,
+        verifier,
+        agreement,
+        config.limits.clone(),
+        audit,
+        &config.console,
+    )
+    .with_sync(sync))
 }
 
 async fn serve(config: Config) -> Result<(), String> {

@@ -36,6 +36,51 @@ pub struct Config {
     /// Connector instances by name (`[connectors.hospital]`, kind and
     /// settings; see docs/connectors.md).
     pub connectors: std::collections::BTreeMap<String, connectors::config::InstanceConfig>,
+    /// The privacy officers' console (`/console/`).
+    pub console: ConsoleConfig,
+}
+
+/// The privacy officers' console.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// OpenID Connect sign-in (authorization code with PKCE); without it
+    /// officers sign in by pasting a token.
+    pub oidc: Option<ConsoleOidcConfig>,
+}
+
+/// The console's OpenID Connect client: a public client (no secret) of an
+/// issuer that is also one of `auth.issuers`, whose access tokens are what the
+/// console sends to `/graphql`. Everything here is public: it is served to the
+/// browser at `/console/config.json`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleOidcConfig {
+    /// The issuer, exactly as its discovery document and its tokens' `iss`
+    /// name it; `/.well-known/openid-configuration` is read from below it.
+    pub issuer: String,
+    /// The console's client id at the issuer (registered with the redirect
+    /// URI `https://HUB/console/`, PKCE S256, no client secret).
+    pub client_id: String,
+    /// Scopes asked for; must include `openid`.
+    #[serde(default = "default_console_scopes")]
+    pub scopes: Vec<String>,
+    /// A resource indicator (RFC 8707) sent with the authorization and token
+    /// requests, for issuers that choose the access token's audience by it.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// On sign-out, also end the session at the issuer (RP-initiated logout)
+    /// when it has an `end_session_endpoint`.
+    #[serde(default = "default_true")]
+    pub end_session: bool,
+}
+
+fn default_console_scopes() -> Vec<String> {
+    vec!["openid".to_string()]
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The access log.
@@ -129,6 +174,7 @@ impl Default for Config {
             demo: DemoConfig::default(),
             audit: AuditConfig::default(),
             connectors: Default::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -295,7 +341,83 @@ impl Config {
                 .validate(name)
                 .map_err(|e| invalid(&e.key, e.message))?;
         }
+        if let Some(oidc) = &self.console.oidc {
+            self.validate_console_oidc(oidc)?;
+        }
         Ok(())
+    }
+
+    fn validate_console_oidc(&self, oidc: &ConsoleOidcConfig) -> Result<(), ConfigError> {
+        let issuer = web_url(&oidc.issuer).map_err(|m| invalid("console.oidc.issuer", m))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid(
+                "console.oidc.issuer",
+                "must have no query or fragment (OpenID Connect Discovery)",
+            ));
+        }
+        if !self.auth.issuers.iter().any(|i| i.issuer == oidc.issuer) {
+            return Err(invalid(
+                "console.oidc.issuer",
+                format!(
+                    "`{}` is not one of `auth.issuers`: the hub would refuse its tokens (add it with its `jwks_url`)",
+                    oidc.issuer
+                ),
+            ));
+        }
+        if oidc.client_id.trim().is_empty() {
+            return Err(invalid("console.oidc.client_id", "must not be empty"));
+        }
+        if oidc.client_id == self.auth.audience {
+            return Err(invalid(
+                "console.oidc.client_id",
+                "must differ from `auth.audience`: the console's ID tokens would pass as access tokens",
+            ));
+        }
+        if !oidc.scopes.iter().any(|s| s == "openid") {
+            return Err(invalid("console.oidc.scopes", "must include `openid`"));
+        }
+        // RFC 6749, 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+        if let Some(bad) = oidc.scopes.iter().find(|s| {
+            s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        }) {
+            return Err(invalid(
+                "console.oidc.scopes",
+                format!("`{bad}` is not a scope (no spaces, quotes or backslashes)"),
+            ));
+        }
+        if let Some(resource) = &oidc.resource {
+            let ok = reqwest::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());
+            if !ok {
+                return Err(invalid(
+                    "console.oidc.resource",
+                    "must be an absolute URI without a fragment (RFC 8707)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An https URL, or http on a loopback host (a test or a local issuer).
+pub fn web_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(format!(
+            "`{text}` must use https (http only on 127.0.0.1, [::1] or localhost)"
+        )),
+        _ => Err(format!("`{text}` must be an https URL")),
     }
 }
 
@@ -328,5 +450,101 @@ mod tests {
         let mut demo = Config::default();
         demo.demo.enabled = true;
         assert!(demo.validate().is_ok());
+    }
+
+    const IDP: &str = "https://idp.example.it/realms/rete";
+
+    fn with_console(extra: &str) -> Result<Config, String> {
+        let text = format!(
+            "[[auth.issuers]]\nissuer = \"{IDP}\"\njwks_url = \"{IDP}/certs\"\n\n[console.oidc]\nissuer = \"{IDP}\"\nclient_id = \"rete-console\"\n{extra}"
+        );
+        toml::from_str::<Config>(&text).map_err(|e| e.to_string())
+    }
+
+    fn console_error(c: &Config) -> Option<String> {
+        c.validate().err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_console_oidc_client_of_a_trusted_issuer_is_valid_with_default_scopes() {
+        let c = with_console("").expect("parses");
+        assert!(c.validate().is_ok());
+        let oidc = c.console.oidc.expect("oidc");
+        assert_eq!(oidc.scopes, ["openid"]);
+        assert!(oidc.end_session);
+        assert_eq!(oidc.resource, None);
+    }
+
+    #[test]
+    fn an_unknown_key_of_console_oidc_is_named() {
+        let err = with_console("client_secret = \"x\"").err();
+        assert!(err.is_some_and(|e| e.contains("client_secret")));
+    }
+
+    #[test]
+    fn a_console_issuer_that_auth_does_not_trust_is_refused() {
+        let mut c = with_console("").expect("parses");
+        c.auth.issuers[0].issuer = "https://other.example.it".into();
+        let err = console_error(&c).expect("refused");
+        assert!(
+            err.starts_with("invalid config key `console.oidc.issuer`: `https://idp.example.it/realms/rete` is not one of `auth.issuers`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_console_issuer_over_plain_http_is_refused_except_on_loopback() {
+        let mut c = with_console("").expect("parses");
+        for (issuer, ok) in [
+            ("http://idp.example.it", false),
+            ("http://127.0.0.1:9000", true),
+            ("http://localhost:9000/realms/rete", true),
+            ("http://[::1]:9000", true),
+            ("ftp://idp.example.it", false),
+            ("https://idp.example.it?tenant=1", false),
+            ("not a url", false),
+        ] {
+            c.auth.issuers[0].issuer = issuer.into();
+            c.console.oidc.as_mut().expect("oidc").issuer = issuer.into();
+            let err = console_error(&c);
+            assert_eq!(err.is_none(), ok, "{issuer}: {err:?}");
+            if let Some(e) = err {
+                assert!(e.contains("`console.oidc.issuer`"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn console_scopes_must_include_openid_and_be_scope_tokens() {
+        let c = with_console("scopes = [\"profile\"]").expect("parses");
+        assert_eq!(
+            console_error(&c).as_deref(),
+            Some("invalid config key `console.oidc.scopes`: must include `openid`")
+        );
+        let c = with_console("scopes = [\"openid\", \"a b\"]").expect("parses");
+        assert!(console_error(&c).is_some_and(|e| e.contains("`a b` is not a scope")));
+    }
+
+    #[test]
+    fn the_console_client_id_may_not_be_the_token_audience() {
+        let c = with_console("").map(|mut c| {
+            c.console.oidc.as_mut().expect("oidc").client_id = DEFAULT_AUDIENCE.into();
+            c
+        });
+        let err = console_error(&c.expect("parses")).expect("refused");
+        assert!(
+            err.starts_with(
+                "invalid config key `console.oidc.client_id`: must differ from `auth.audience`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_console_resource_must_be_an_absolute_uri() {
+        let c = with_console("resource = \"rete\"").expect("parses");
+        assert!(console_error(&c).is_some_and(|e| e.contains("`console.oidc.resource`")));
+        let c = with_console("resource = \"https://rete.example.it/graphql\"").expect("parses");
+        assert!(c.validate().is_ok());
     }
 }

@@ -34,7 +34,7 @@ use tokio::sync::RwLock;
 use crate::audit::chain::query_hash;
 use crate::audit::{AuditLog, Draft};
 use crate::auth::{AuthError, Caller, Verifier};
-use crate::config::Limits;
+use crate::config::{ConsoleConfig, Limits};
 use crate::error::ApiError;
 use crate::graphql::guard::RequestContext;
 use crate::graphql::loaders::Batches;
@@ -107,17 +107,19 @@ struct Inner {
     audit: AuditLog,
     /// The connector engine, when instances are configured.
     sync: Option<Arc<connectors::Engine>>,
+    console: Arc<crate::console::Site>,
 }
 
 impl AppState {
     /// The hub's state, with its access log's appender (see
-    /// [`AuditLog::start`]).
+    /// [`AuditLog::start`]) and the console's settings.
     pub fn new(
         db: DatabaseConnection,
         verifier: Verifier,
         policy: Policy,
         limits: Limits,
         audit: AuditLog,
+        console: &ConsoleConfig,
     ) -> AppState {
         let directory = AgencyDirectory::new(db.clone());
         let verifications = crate::graphql::chain_state::Verifications::new(audit.keys.clone());
@@ -131,6 +133,7 @@ impl AppState {
             limits,
             audit,
             sync: None,
+            console: Arc::new(crate::console::Site::new(console)),
         }))
     }
 
@@ -157,7 +160,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .merge(crate::console::routes())
+        .merge(crate::console::routes(state.0.console.clone()))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(access_line))
         .with_state(state)

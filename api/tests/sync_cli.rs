@@ -14,7 +14,8 @@ fn config(dir: &Path, body: &str) -> std::path::PathBuf {
     path
 }
 
-const CONSULTORIO: &str = "[connectors.centro]\nkind = \"consultorio\"\nagency = \"consultorio-centro\"\n";
+const CONSULTORIO: &str =
+    "[connectors.centro]\nkind = \"consultorio\"\nagency = \"consultorio-centro\"\n";
 
 fn sync(dir: &Path, cfg: Option<&Path>, args: &[&str]) -> (Option<i32>, String, String) {
     let mut cmd = rete(dir);
@@ -34,7 +35,10 @@ fn status_without_instances_says_how_to_add_one() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = sync(dir.path(), None, &["status"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("no connector instances are configured"), "{out}");
+    assert!(
+        out.contains("no connector instances are configured"),
+        "{out}"
+    );
 }
 
 #[test]

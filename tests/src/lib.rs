@@ -14,7 +14,7 @@ use entities::{case_file, case_subject};
 use rete_api::audit::{AuditLog, HubKeys};
 use rete_api::auth::Verifier;
 use rete_api::auth::keys::SigningKey;
-use rete_api::config::{AuthConfig, Limits};
+use rete_api::config::{AuthConfig, ConsoleConfig, Limits};
 use rete_api::{AppState, app};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set, Statement};
 use serde_json::{Value, json};
@@ -40,6 +40,7 @@ pub struct HubBuilder {
     limits: Limits,
     auth: AuthConfig,
     sync: Option<SyncSetup>,
+    console: ConsoleConfig,
 }
 
 /// Builds the hub's connector engine once the database exists.
@@ -78,6 +79,12 @@ impl HubBuilder {
         setup: impl FnOnce(DatabaseConnection) -> connectors::Engine + Send + 'static,
     ) -> Self {
         self.sync = Some(Box::new(setup));
+        self
+    }
+
+    /// The console's settings (`[console]`), e.g. its OpenID Connect client.
+    pub fn console(mut self, f: impl FnOnce(&mut ConsoleConfig)) -> Self {
+        f(&mut self.console);
         self
     }
 
@@ -145,8 +152,15 @@ impl HubBuilder {
             .await
             .expect("access log");
         let engine = self.sync.map(|setup| Arc::new(setup(db.clone())));
-        let state = AppState::new(db.clone(), verifier, agreement, self.limits, audit)
-            .with_sync(engine.clone());
+        let state = AppState::new(
+            db.clone(),
+            verifier,
+            agreement,
+            self.limits,
+            audit,
+            &self.console,
+        )
+        .with_sync(engine.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -310,6 +324,7 @@ impl TestHub {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             sync: None,
+            console: ConsoleConfig::default(),
         }
     }
 

@@ -464,6 +464,31 @@ async fn a_token_not_yet_valid_is_refused() {
 }
 
 #[tokio::test]
+async fn a_token_without_nbf_is_accepted_as_an_oidc_access_token_comes() {
+    // RFC 9068's JWT access tokens (an OpenID provider's, for the console) carry
+    // no `nbf` and are typed `at+jwt`; `nbf` is checked only when present.
+    let hub = hub().await;
+    let mut c = claims(TEST_ISSUER);
+    c.as_object_mut().expect("object").remove("nbf");
+    c["client_id"] = json!("rete-console");
+    c["scope"] = json!("openid");
+    let mut header = Header::new(hub.key.alg);
+    header.kid = Some(hub.key.kid.clone());
+    header.typ = Some("at+jwt".into());
+    let token = jsonwebtoken::encode(&header, &c, &hub.key.encoding).expect("sign");
+    ask_with(&hub, &token).await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_token_without_iat_is_refused() {
+    let hub = hub().await;
+    let token = hub_token(&hub, |c| {
+        c.as_object_mut().expect("object").remove("iat");
+    });
+    ask_with(&hub, &token).await.assert_unauthorized("iat");
+}
+
+#[tokio::test]
 async fn a_token_for_another_audience_is_refused() {
     let hub = hub().await;
     let token = hub_token(&hub, |c| c["aud"] = json!("some-other-service"));

@@ -234,3 +234,111 @@ async fn the_console_is_served_with_a_strict_content_security_policy() {
     assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(r.headers()["location"], "/console/");
 }
+
+#[tokio::test]
+async fn without_an_oidc_issuer_the_console_offers_only_a_pasted_token() {
+    let hub = TestHub::with_demo().await;
+    let r = hub
+        .client
+        .get(hub.url("/console/config.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body, json!({ "oidc": null }));
+}
+
+#[tokio::test]
+async fn with_an_oidc_issuer_the_console_gets_its_public_settings_and_may_reach_the_issuer() {
+    let issuer = "https://idp.example.it/realms/rete";
+    let hub = TestHub::builder()
+        .demo()
+        .console(|c| {
+            c.oidc = Some(rete_api::config::ConsoleOidcConfig {
+                issuer: issuer.into(),
+                client_id: "rete-console".into(),
+                scopes: vec!["openid".into(), "rete".into()],
+                resource: Some("https://rete.example.it/graphql".into()),
+                end_session: false,
+            });
+        })
+        .start()
+        .await
+        .unwrap();
+    let r = hub
+        .client
+        .get(hub.url("/console/config.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "oidc": {
+            "issuer": issuer,
+            "clientId": "rete-console",
+            "scopes": ["openid", "rete"],
+            "resource": "https://rete.example.it/graphql",
+            "endSession": false,
+        } })
+    );
+    // The page may call the issuer's discovery and token endpoints, nothing else.
+    assert!(
+        csp.contains("connect-src 'self' https://idp.example.it;"),
+        "{csp}"
+    );
+    // Every console response carries the same policy.
+    let page = hub.client.get(hub.url("/console/")).send().await.unwrap();
+    assert_eq!(page.headers()["content-security-policy"], csp.as_str());
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+}
+
+#[tokio::test]
+async fn the_hub_refuses_to_start_when_the_console_issuer_is_not_a_trusted_one() {
+    use rete_api::config::{ConsoleOidcConfig, IssuerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rete.db");
+    let mut config = rete_api::Config {
+        database_url: format!("sqlite://{}?mode=rwc", db.display()),
+        ..Default::default()
+    };
+    config.auth.issuers.push(IssuerConfig {
+        issuer: "https://idp.example.it/realms/rete".into(),
+        jwks_url: Some("https://idp.example.it/realms/rete/certs".into()),
+        keys: Vec::new(),
+    });
+    config.console.oidc = Some(ConsoleOidcConfig {
+        issuer: "https://idp.example.it/realms/other".into(),
+        client_id: "rete-console".into(),
+        scopes: vec!["openid".into()],
+        resource: None,
+        end_session: true,
+    });
+    let err = rete_api::cli::prepare(&config).await.err().unwrap();
+    assert!(
+        err.starts_with("invalid config key `console.oidc.issuer`"),
+        "{err}"
+    );
+    // Refused before anything was opened: no database file.
+    assert!(!db.exists());
+}

@@ -2,9 +2,11 @@
 //!
 //! Accepted: RS256 and ES256 only, signed by a configured issuer's key (PEM files or
 //! a JWKS URL, fetched with reqwest, cached, refreshed when a token names an unknown
-//! `kid`). Required claims: `iss`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sub`
-//! (operator), `agency`, `role`, `purpose`. This module never trusts a claim before
-//! the signature is checked, except `iss` to choose whose keys to check with.
+//! `kid`). Required claims: `iss`, `aud`, `exp`, `iat`, `jti`, `sub`
+//! (operator), `agency`, `role`, `purpose`; `nbf` is checked when present (an
+//! OpenID provider's JWT access tokens, RFC 9068, need not carry it). This
+//! module never trusts a claim before the signature is checked, except `iss` to
+//! choose whose keys to check with.
 //!
 //! It must never log a token or a claim's value beyond operator and agency ids.
 
@@ -165,7 +167,8 @@ impl Verifier {
         let mut v = Validation::new(key.alg);
         v.set_issuer(&[issuer.name.as_str()]);
         v.set_audience(&[self.audience.as_str()]);
-        v.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        // `iat` is required by `IncomingClaims`; `nbf`, when present, is checked.
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.validate_exp = true;
         v.validate_nbf = true;
         v.leeway = self.leeway;
