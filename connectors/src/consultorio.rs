@@ -8,7 +8,8 @@
 //!   the file as a whole (not UTF-8, no header, a required column missing or
 //!   named twice). It is the function the hardening issue fuzzes.
 //! - [`ConsultorioConnector::map`] checks one row and maps it to records, or
-//!   rejects it with a reason that names the row, the column and the problem.
+//!   rejects it with a reason that names the column and the problem (the
+//!   row's number is the item's `position`, kept with the dead letter).
 //!
 //! Consultori send files, they serve no API: [`Connector::fetch`] always
 //! answers [`FetchError::Permanent`]. The engine takes the items through the
