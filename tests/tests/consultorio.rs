@@ -214,6 +214,17 @@ async fn an_export_goes_in_row_by_row_and_again_changes_nothing(hub: TestHub) {
             .all(|r| r["kind"] == json!("PERSON") && r["access"] == json!(["WRITE"]))
     );
     assert!(!entry.records.contains("Demo"));
+    let touched = hub
+        .count(&format!(
+            "SELECT COUNT(*) FROM access_log_touch WHERE seq = {} AND kind = 'PERSON'",
+            entry.seq
+        ))
+        .await;
+    assert_eq!(touched, 7, "the entry is found by each person");
+    let chain = rete_api::audit::chain::verify(&hub.db, &hub.audit_keys.public().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(chain.problem, None);
 
     // The same file again: nothing changes, the bad rows stay parked once.
     let (status, again) = upload(&hub, Some(&token), "text/csv; charset=utf-8", FIXTURE).await;
