@@ -191,7 +191,8 @@ pub async fn upload(
         }
     };
     // The access log, as for a mutation: no entry, no answer (the rows are in).
-    if let Err(e) = log_writes(&state, &caller, &name, &digest, &items, &report).await {
+    let connector = instance.connector.as_ref();
+    if let Err(e) = log_writes(&state, &caller, connector, &digest, &items, &report).await {
         tracing::error!(instance = %name, error = %e, "upload taken but not logged: the access log cannot be written");
         return fail(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -275,7 +276,7 @@ fn check_media_type(content_type: &str) -> Result<(), String> {
 async fn log_writes(
     state: &AppState,
     caller: &Caller,
-    name: &str,
+    connector: &dyn connectors::Connector,
     digest: &str,
     items: &[RawItem],
     report: &RunReport,
@@ -283,10 +284,7 @@ async fn log_writes(
     if crate::audit::NO_AUDIT {
         return Ok(());
     }
-    let Some(instance) = state.sync().and_then(|e| e.instance(name).ok()) else {
-        return Ok(());
-    };
-    let persons = persons_named(state, instance.connector.as_ref(), items, report)
+    let persons = persons_named(state, connector, items, report)
         .await
         .map_err(|e| crate::db::describe_db_error(&e))?;
     if persons.is_empty() {
@@ -299,7 +297,7 @@ async fn log_writes(
         agency_id: r.agency.clone(),
         role: r.role.as_str().to_string(),
         purpose: r.purpose.as_str().to_string(),
-        operation: format!("upload {} {name}", instance.connector.kind()),
+        operation: format!("upload {} {}", connector.kind(), report.instance),
         query_hash: digest.to_string(),
         records: persons
             .into_iter()
