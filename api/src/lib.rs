@@ -17,6 +17,7 @@ pub mod http;
 pub mod impact;
 pub mod services;
 pub mod sync;
+pub mod upload;
 
 pub use config::Config;
 pub use http::{AppState, app};
