@@ -11,6 +11,7 @@ mod breaker;
 pub mod config;
 pub mod connector;
 pub mod engine;
+pub mod fhir;
 pub mod model;
 
 pub use connector::{Connector, FetchError, Mapped, Page, RawItem};
