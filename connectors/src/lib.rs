@@ -27,8 +27,9 @@ use config::{ConfigError, InstanceConfig, KindConfig};
 /// Builds the connector of a configured instance (reads its secrets).
 pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, ConfigError> {
     match &config.kind {
-        // Filled in by the hospital and consultorio connectors (issue 6).
-        KindConfig::Fhir(_) | KindConfig::Consultorio(_) => Err(config::invalid(
+        KindConfig::Fhir(fhir) => Ok(Arc::new(fhir::FhirConnector::new(name, config, fhir)?)),
+        // Filled in by the consultorio connector (issue 6).
+        KindConfig::Consultorio(_) => Err(config::invalid(
             format!("connectors.{name}.kind"),
             format!(
                 "the `{}` connector is not in this build yet",
@@ -58,8 +59,13 @@ pub fn instances(
 /// export) into raw items; the error names what is wrong with the file.
 pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
     match &config.kind {
-        // Filled in by the hospital and consultorio connectors (issue 6).
-        KindConfig::Fhir(_) | KindConfig::Consultorio(_) => {
+        KindConfig::Fhir(_) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
+            fhir::bundle_items(text).map_err(|e| e.to_string())
+        }
+        // Filled in by the consultorio connector (issue 6).
+        KindConfig::Consultorio(_) => {
             let _ = bytes;
             Err(format!(
                 "the `{}` connector is not in this build yet",
