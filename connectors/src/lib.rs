@@ -12,6 +12,7 @@ pub mod config;
 pub mod connector;
 pub mod consultorio;
 pub mod engine;
+pub mod fhir;
 pub mod fiscal_code;
 pub mod model;
 
@@ -27,19 +28,12 @@ use config::{ConfigError, InstanceConfig, KindConfig};
 
 /// Builds the connector of a configured instance (reads its secrets).
 pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, ConfigError> {
-    match &config.kind {
-        KindConfig::Consultorio(c) => Ok(Arc::new(consultorio::ConsultorioConnector::new(
-            name, config, c,
-        )?)),
-        // Filled in by the hospital connector (issue 6).
-        KindConfig::Fhir(_) => Err(config::invalid(
-            format!("connectors.{name}.kind"),
-            format!(
-                "the `{}` connector is not in this build yet",
-                config.kind.name()
-            ),
-        )),
-    }
+    Ok(match &config.kind {
+        KindConfig::Fhir(fhir) => Arc::new(fhir::FhirConnector::new(name, config, fhir)?),
+        KindConfig::Consultorio(c) => {
+            Arc::new(consultorio::ConsultorioConnector::new(name, config, c)?)
+        }
+    })
 }
 
 /// Builds the engine for every configured instance.
@@ -62,14 +56,11 @@ pub fn instances(
 /// export) into raw items; the error names what is wrong with the file.
 pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
     match &config.kind {
-        KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
-        // Filled in by the hospital connector (issue 6).
         KindConfig::Fhir(_) => {
-            let _ = bytes;
-            Err(format!(
-                "the `{}` connector is not in this build yet",
-                config.kind.name()
-            ))
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
+            fhir::bundle_items(text).map_err(|e| e.to_string())
         }
+        KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
     }
 }
