@@ -14,6 +14,8 @@
 #   SKIP_BUILD=1                          reuse target/release binaries
 #   ENFORCEMENT=1                         also measure enforcement on vs off (0: skip)
 #   AUDIT=1                               with ENFORCEMENT=1, also the access log on vs off
+#   AUDIT_ONLY=0                          1: only the access log on vs off (no hub/sqlx
+#                                         phases, no statement count, no unenforced hub)
 #
 # Prints the figures as key=value lines and ends with
 #   hub_rps=... sqlx_rps=... ratio=... target=0.5 meets_target=...
@@ -39,6 +41,11 @@ ENFORCEMENT="${ENFORCEMENT:-1}"
 NOENF_TARGET="$TARGET_DIR/bench-no-enforcement"
 # Likewise the build that writes no access log (AUDIT=1, with ENFORCEMENT=1).
 AUDIT="${AUDIT:-1}"
+AUDIT_ONLY="${AUDIT_ONLY:-0}"
+if [[ "$AUDIT_ONLY" == 1 ]]; then
+  ENFORCEMENT=1
+  AUDIT=1
+fi
 NOAUDIT_TARGET="$TARGET_DIR/bench-no-audit"
 PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
@@ -77,7 +84,7 @@ RETE="$TARGET_DIR/release/rete"
 DRIVER="$TARGET_DIR/release/rete-bench"
 [[ -x "$RETE" && -x "$DRIVER" ]] || die "missing $RETE or $DRIVER (build failed?)"
 RETE_OFF="$NOENF_TARGET/release/rete"
-if [[ "$ENFORCEMENT" == 1 ]]; then
+if [[ "$ENFORCEMENT" == 1 && "$AUDIT_ONLY" != 1 ]]; then
   if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     if [[ ! -d "$NOENF_TARGET/release" ]]; then
       # Start from the release build: only rete-api is rebuilt with the feature.
@@ -214,19 +221,23 @@ if [[ "$ENFORCEMENT" == 1 ]]; then
   ) >"$WORK/on.log" 2>&1 &
   ON_PID=$!
   wait_health "http://127.0.0.1:$ON_PORT" "$ON_PID" "enforcing"
-  OFF_PORT="$(free_port)" || die "no free port found"
-  say "starting the UNENFORCED benchmark build on 127.0.0.1:$OFF_PORT"
-  (
-    cd "$WORK"
-    RETE_BENCH_NO_ENFORCEMENT=benchmark-only RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" \
-      DATABASE_URL="$DATABASE_URL" \
-      exec "$RETE_OFF" serve --demo --listen "127.0.0.1:$OFF_PORT" --policy "$REPO/policies/network.toml"
-  ) >"$WORK/off.log" 2>&1 &
-  OFF_PID=$!
-  wait_health "http://127.0.0.1:$OFF_PORT" "$OFF_PID" "unenforced"
-  grep -q "DOES NOT ENFORCE" "$WORK/off.log" || die "the unenforced build did not print its warning"
-  ENFORCEMENT_ARGS=(--enforcement-on-url "http://127.0.0.1:$ON_PORT" --enforcement-on-pid "$ON_PID"
-    --enforcement-off-url "http://127.0.0.1:$OFF_PORT" --enforcement-off-pid "$OFF_PID")
+  ENFORCEMENT_ARGS=(--enforcement-on-url "http://127.0.0.1:$ON_PORT" --enforcement-on-pid "$ON_PID")
+  if [[ "$AUDIT_ONLY" == 1 ]]; then
+    ENFORCEMENT_ARGS+=(--audit-only)
+  else
+    OFF_PORT="$(free_port)" || die "no free port found"
+    say "starting the UNENFORCED benchmark build on 127.0.0.1:$OFF_PORT"
+    (
+      cd "$WORK"
+      RETE_BENCH_NO_ENFORCEMENT=benchmark-only RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" \
+        DATABASE_URL="$DATABASE_URL" \
+        exec "$RETE_OFF" serve --demo --listen "127.0.0.1:$OFF_PORT" --policy "$REPO/policies/network.toml"
+    ) >"$WORK/off.log" 2>&1 &
+    OFF_PID=$!
+    wait_health "http://127.0.0.1:$OFF_PORT" "$OFF_PID" "unenforced"
+    grep -q "DOES NOT ENFORCE" "$WORK/off.log" || die "the unenforced build did not print its warning"
+    ENFORCEMENT_ARGS+=(--enforcement-off-url "http://127.0.0.1:$OFF_PORT" --enforcement-off-pid "$OFF_PID")
+  fi
   if [[ "$AUDIT" == 1 ]]; then
     NOLOG_PORT="$(free_port)" || die "no free port found"
     say "starting the benchmark build WITHOUT ACCESS LOG on 127.0.0.1:$NOLOG_PORT (policies/network.toml)"

@@ -1,6 +1,6 @@
 //! The hash chain: the canonical encoding of an entry, the appender that
-//! sequences entries (group commit, one writer at a time across processes),
-//! and the walk that verifies the chain.
+//! sequences entries (group commit; one linear chain across processes), and
+//! the walk that verifies the chain.
 //!
 //! Entry `n` holds `prev_hash` = hash of entry `n - 1` (64 zeros for the first
 //! entry, or the hash of the last pruned entry after a retention cut) and
@@ -32,10 +32,11 @@ use super::trail::{LoggedRecord, touches_of};
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const ENCODING: &str = "rete-access-log/1";
-/// Rows per INSERT statement of a batch (see `write_batch`).
+/// Rows per INSERT statement of a batch on SQLite (see `write_batch_locked`).
 const ENTRIES_PER_INSERT: usize = 4;
 const TOUCHES_PER_INSERT: usize = 64;
-/// The advisory lock that serialises appenders of every process (PostgreSQL).
+/// The advisory lock that serialises retention pruning across processes
+/// (PostgreSQL); the appender does without it (see [`APPEND_SQL`]).
 const APPEND_LOCK: i64 = 7_265_746_502;
 
 /// An entry before the appender gives it a place in the chain.
@@ -88,24 +89,63 @@ pub fn format_at(at: &DateTime<Utc>) -> String {
 /// SHA-256 (hex) of the entry's canonical encoding; `hash` itself is not part
 /// of it.
 pub fn entry_hash(e: &access_log_entry::Model) -> String {
-    let canonical = serde_json::json!([
-        ENCODING,
+    canonical_hash(
         e.seq,
-        format_at(&e.at),
-        e.operator,
-        e.agency_id,
-        e.role,
-        e.purpose,
-        e.operation,
-        e.query_hash,
-        e.records,
-        e.disclosed_classes,
-        e.withheld_classes,
-        e.policy_version,
-        e.prev_hash,
-    ])
-    .to_string();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+        &e.at,
+        [
+            &e.operator,
+            &e.agency_id,
+            &e.role,
+            &e.purpose,
+            &e.operation,
+            &e.query_hash,
+            &e.records,
+            &e.disclosed_classes,
+            &e.withheld_classes,
+            &e.policy_version,
+        ],
+        &e.prev_hash,
+    )
+}
+
+/// The hash of the canonical encoding, streamed into the hasher: serde writes
+/// a tuple as a JSON array, compact, with the same escaping as any other JSON
+/// string, so this is `json!([ENCODING, seq, at, ...]).to_string()` without
+/// building (and copying) the array first.
+fn canonical_hash(seq: i64, at: &DateTime<Utc>, fields: [&str; 10], prev_hash: &str) -> String {
+    let [
+        operator,
+        agency_id,
+        role,
+        purpose,
+        operation,
+        query_hash,
+        records,
+        disclosed,
+        withheld,
+        policy,
+    ] = fields;
+    let canonical = (
+        ENCODING,
+        seq,
+        format_at(at),
+        operator,
+        agency_id,
+        role,
+        purpose,
+        operation,
+        query_hash,
+        records,
+        disclosed,
+        withheld,
+        policy,
+        prev_hash,
+    );
+    let mut hasher = Sha256::new();
+    // Strings and integers into a hasher: neither the serialisation nor the
+    // writer can fail.
+    let _ = serde_json::to_writer(&mut hasher, &canonical);
+    hex::encode(hasher.finalize())
 }
 
 /// SHA-256 (hex) of a query's text, as the entry keeps it.
@@ -126,9 +166,13 @@ struct Job {
 /// The process's appender. `append` returns once the entry is committed.
 ///
 /// Group commit: one task takes every entry waiting when it is free and
-/// writes them in one transaction (on PostgreSQL under an advisory lock that
-/// every hub process takes, so the chain stays linear across processes);
-/// each caller waits for its own entry to be durable.
+/// writes them in one commit; each caller waits for its own entry to be
+/// durable. On PostgreSQL a batch is one statement that appends only if the
+/// head it follows still is the head (see [`APPEND_SQL`]): the task keeps the
+/// head it wrote last, and reads it again only when another process moved it,
+/// so the chain stays linear across processes without a lock or a read per
+/// batch. On SQLite (one writer at a time) a batch is a transaction that
+/// reads the head first.
 ///
 /// The task runs on a thread and a runtime of its own, with a small pool of
 /// its own: the request tasks of the main runtime run their DataLoader batches
@@ -204,8 +248,28 @@ impl AuditLog {
 /// request never waits.
 const LINGER: Duration = Duration::from_micros(500);
 
+/// Tries of one batch against a head that another process moved in the
+/// meantime, before the batch counts as failed (then it is retried with
+/// backoff like any failure). Every such try means another appender wrote.
+const HEAD_MOVED_TRIES: usize = 32;
+
+/// Bytes of entries per statement (PostgreSQL). One INSERT of tens of
+/// kilobytes stalled about 40 ms under load (bench/README.md): sqlx 0.9.0
+/// leaves Nagle's algorithm on (transact-rs/sqlx#4335, fixed after 0.9.0) and
+/// rustls writes each TLS record (16 KiB at most) with a write of its own, so
+/// a second record waits for the server's delayed ACK. A batch larger than
+/// this is written as several statements in one transaction.
+const STATEMENT_BYTES: usize = 12 * 1024;
+
+/// Where this appender left the chain: the seq and hash of the last entry it
+/// wrote.
+type Tip = (i64, String);
+
 async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut last_batch = 0;
+    // The next batch follows the tip without reading the head; its insert
+    // checks, in the same statement, that the tip still is the head.
+    let mut tip: Option<Tip> = None;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let deadline = tokio::time::Instant::now() + LINGER;
@@ -222,25 +286,35 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>, max_batch: usi
             }
         }
         last_batch = jobs.len();
-        let drafts: Vec<&Draft> = jobs.iter().map(|j| &j.draft).collect();
         let started = std::time::Instant::now();
-        let written = (|| write_batch(&db, &drafts))
-            .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(5))
-                    .with_max_delay(Duration::from_millis(500))
-                    .with_max_times(6)
-                    .with_jitter(),
-            )
-            .notify(|e, d| tracing::warn!(error = %crate::db::describe_db_error(e), retry_in = ?d, "access log append failed; retrying"))
-            .await;
+        let written = match jobs
+            .iter()
+            .map(|j| Encoded::new(&j.draft))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(rows) => {
+                let from = tip.take();
+                (|| write_batch(&db, &rows, from.clone()))
+                    .retry(
+                        ExponentialBuilder::default()
+                            .with_min_delay(Duration::from_millis(5))
+                            .with_max_delay(Duration::from_millis(500))
+                            .with_max_times(6)
+                            .with_jitter(),
+                    )
+                    .notify(|e, d| tracing::warn!(error = %crate::db::describe_db_error(e), retry_in = ?d, "access log append failed; retrying"))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         tracing::debug!(
             entries = jobs.len(),
             ms = started.elapsed().as_secs_f64() * 1e3,
             "access log batch"
         );
         match written {
-            Ok(seqs) => {
+            Ok((seqs, last)) => {
+                tip = Some(last);
                 for (job, seq) in jobs.into_iter().zip(seqs) {
                     let _ = job.done.send(Ok(seq));
                 }
@@ -282,6 +356,8 @@ pub async fn latest_checkpoint(
 }
 
 /// Take the appenders' lock (PostgreSQL; SQLite has one writer at a time).
+/// Pruning holds it; the PostgreSQL appender does not need it (see
+/// [`APPEND_SQL`]).
 pub async fn lock(c: &impl ConnectionTrait) -> Result<(), DbErr> {
     if c.get_database_backend() == DatabaseBackend::Postgres {
         c.execute_raw(Statement::from_string(
@@ -293,17 +369,74 @@ pub async fn lock(c: &impl ConnectionTrait) -> Result<(), DbErr> {
     Ok(())
 }
 
-async fn write_batch(db: &DatabaseConnection, drafts: &[&Draft]) -> Result<Vec<i64>, DbErr> {
-    let txn = db.begin().await?;
-    lock(&txn).await?;
-    let (mut seq, mut prev) = head_in(&txn).await?;
-    let mut entries = Vec::with_capacity(drafts.len());
-    let mut touches = Vec::new();
-    for d in drafts {
-        seq += 1;
-        let records = serde_json::to_string(&d.records)
-            .map_err(|e| DbErr::Custom(format!("cannot encode an entry: {e}")))?;
-        let mut m = access_log_entry::Model {
+/// An entry's columns that do not depend on its place in the chain, and its
+/// index rows: encoded once per batch, however many tries it takes.
+struct Encoded<'a> {
+    draft: &'a Draft,
+    records: String,
+    disclosed_classes: String,
+    withheld_classes: String,
+    touches: BTreeSet<(&'static str, Uuid)>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(d: &'a Draft) -> Result<Encoded<'a>, DbErr> {
+        Ok(Encoded {
+            draft: d,
+            records: serde_json::to_string(&d.records)
+                .map_err(|e| DbErr::Custom(format!("cannot encode an entry: {e}")))?,
+            disclosed_classes: d.classes(true),
+            withheld_classes: d.classes(false),
+            touches: d.records.iter().flat_map(touches_of).collect(),
+        })
+    }
+
+    fn hash(&self, seq: i64, prev_hash: &str) -> String {
+        let d = self.draft;
+        canonical_hash(
+            seq,
+            &d.at,
+            [
+                &d.operator,
+                &d.agency_id,
+                &d.role,
+                &d.purpose,
+                &d.operation,
+                &d.query_hash,
+                &self.records,
+                &self.disclosed_classes,
+                &self.withheld_classes,
+                &d.policy_version,
+            ],
+            prev_hash,
+        )
+    }
+
+    /// About what the entry weighs in a statement.
+    fn bytes(&self) -> usize {
+        let d = self.draft;
+        let strings = [
+            &d.operator,
+            &d.agency_id,
+            &d.role,
+            &d.purpose,
+            &d.operation,
+            &d.query_hash,
+            &self.records,
+            &self.disclosed_classes,
+            &self.withheld_classes,
+            &d.policy_version,
+        ];
+        // Each array element has a 4-byte length; seq, at and two hashes.
+        strings.iter().map(|s| s.len() + 4).sum::<usize>()
+            + 3 * 12
+            + 2 * 68
+            + self.touches.len() * 48
+    }
+
+    fn model(&self, seq: i64, prev_hash: String, hash: String) -> access_log_entry::Model {
+        let d = self.draft;
+        access_log_entry::Model {
             seq,
             at: d.at,
             operator: d.operator.clone(),
@@ -312,27 +445,189 @@ async fn write_batch(db: &DatabaseConnection, drafts: &[&Draft]) -> Result<Vec<i
             purpose: d.purpose.clone(),
             operation: d.operation.clone(),
             query_hash: d.query_hash.clone(),
-            records,
-            disclosed_classes: d.classes(true),
-            withheld_classes: d.classes(false),
+            records: self.records.clone(),
+            disclosed_classes: self.disclosed_classes.clone(),
+            withheld_classes: self.withheld_classes.clone(),
             policy_version: d.policy_version.clone(),
-            prev_hash: prev,
-            hash: String::new(),
-        };
-        m.hash = entry_hash(&m);
-        prev = m.hash.clone();
-        let t: BTreeSet<_> = d.records.iter().flat_map(touches_of).collect();
-        touches.extend(t.into_iter().map(|(kind, id)| access_log_touch::Model {
-            seq,
-            kind: kind.to_string(),
-            id,
-        }));
-        entries.push(m);
+            prev_hash,
+            hash,
+        }
     }
-    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
-    // Small statements: one carrying a whole batch (tens of kilobytes) stalled
-    // about 40 ms on the socket under load, where several small ones take a
-    // fraction of a millisecond each (measured on PostgreSQL over loopback).
+}
+
+/// Each entry's seq, `prev_hash` and hash, following `head`.
+fn chain(rows: &[Encoded], head: &Tip) -> Vec<(i64, String, String)> {
+    let (mut seq, mut prev) = head.clone();
+    rows.iter()
+        .map(|r| {
+            seq += 1;
+            let hash = r.hash(seq, &prev);
+            (seq, std::mem::replace(&mut prev, hash.clone()), hash)
+        })
+        .collect()
+}
+
+/// Write a batch after `tip` (or after the head read from the database);
+/// returns the entries' seqs and the new tip.
+async fn write_batch(
+    db: &DatabaseConnection,
+    rows: &[Encoded<'_>],
+    tip: Option<Tip>,
+) -> Result<(Vec<i64>, Tip), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return write_batch_locked(db, rows).await;
+    }
+    let mut tip = tip;
+    for _ in 0..HEAD_MOVED_TRIES {
+        let head = match tip.take() {
+            Some(t) => t,
+            None => head_in(db).await?,
+        };
+        let links = chain(rows, &head);
+        match insert_pg(db, rows, &links, &head).await {
+            Ok(true) => {
+                let seqs = links.iter().map(|l| l.0).collect();
+                let last = links.last().map_or(head, |l| (l.0, l.2.clone()));
+                return Ok((seqs, last));
+            }
+            // Another process appended since `head`: read the head again.
+            Ok(false) => {}
+            Err(e) if crate::db::is_unique_violation(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(DbErr::Custom(
+        "the chain's head kept moving under other appenders".into(),
+    ))
+}
+
+/// One statement appends entries and their index rows, only if `$1`/`$2` is
+/// the head of the chain as the statement sees it (the last entry, else the
+/// last checkpoint, else the genesis `$3`). With `seq` the primary key, that
+/// keeps the chain linear across processes without a lock: of two appenders
+/// that saw the same head, the second waits for the first and fails on the
+/// duplicate seq; one that saw an old head inserts nothing. Either way it
+/// reads the head and chains its batch again.
+const APPEND_SQL: &str = "\
+WITH last AS (SELECT seq, hash FROM access_log_entry ORDER BY seq DESC LIMIT 1), \
+cut AS (SELECT seq, hash FROM access_log_checkpoint ORDER BY seq DESC LIMIT 1), \
+head AS (SELECT seq, hash FROM last \
+  UNION ALL SELECT seq, hash FROM cut WHERE NOT EXISTS (SELECT 1 FROM last) \
+  UNION ALL SELECT 0, $3::text WHERE NOT EXISTS (SELECT 1 FROM last) AND NOT EXISTS (SELECT 1 FROM cut)), \
+follows AS (SELECT 1 FROM head WHERE seq = $1 AND hash = $2), \
+entries AS (INSERT INTO access_log_entry (seq, at, operator, agency_id, role, purpose, operation, \
+  query_hash, records, disclosed_classes, withheld_classes, policy_version, prev_hash, hash) \
+  SELECT * FROM unnest($4::int8[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], \
+  $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) \
+  WHERE EXISTS (SELECT 1 FROM follows) RETURNING seq), \
+touches AS (INSERT INTO access_log_touch (seq, kind, id) \
+  SELECT * FROM unnest($18::int8[], $19::text[], $20::uuid[]) WHERE EXISTS (SELECT 1 FROM follows)) \
+SELECT count(*) FROM entries";
+
+/// Append `rows` (chained by `links`) after `head`: one statement, or, for a
+/// batch above [`STATEMENT_BYTES`], several in one transaction. False if
+/// `head` is not the head any more.
+async fn insert_pg(
+    db: &DatabaseConnection,
+    rows: &[Encoded<'_>],
+    links: &[(i64, String, String)],
+    head: &Tip,
+) -> Result<bool, DbErr> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, r) in rows.iter().enumerate() {
+        let b = r.bytes();
+        if i > start && bytes + b > STATEMENT_BYTES {
+            parts.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += b;
+    }
+    parts.push(start..rows.len());
+    let statement = |range: std::ops::Range<usize>| {
+        let after = match range.start {
+            0 => head.clone(),
+            i => (links[i - 1].0, links[i - 1].2.clone()),
+        };
+        append_statement(&rows[range.clone()], &links[range], after)
+    };
+    let written = |r: Option<sea_orm::QueryResult>| -> Result<bool, DbErr> {
+        Ok(r.map(|r| r.try_get_by_index::<i64>(0)).transpose()? > Some(0))
+    };
+    if parts.len() == 1 {
+        return written(db.query_one_raw(statement(0..rows.len())).await?);
+    }
+    let txn = db.begin().await?;
+    for range in parts {
+        if !written(txn.query_one_raw(statement(range)).await?)? {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+fn append_statement(rows: &[Encoded], links: &[(i64, String, String)], after: Tip) -> Statement {
+    let text = |f: &dyn Fn(&Encoded) -> String| -> sea_orm::Value {
+        rows.iter().map(f).collect::<Vec<String>>().into()
+    };
+    let mut touch_seq = Vec::new();
+    let mut touch_kind = Vec::new();
+    let mut touch_id = Vec::new();
+    for (r, l) in rows.iter().zip(links) {
+        for (kind, id) in &r.touches {
+            touch_seq.push(l.0);
+            touch_kind.push(kind.to_string());
+            touch_id.push(*id);
+        }
+    }
+    let values: Vec<sea_orm::Value> = vec![
+        after.0.into(),
+        after.1.into(),
+        GENESIS.into(),
+        links.iter().map(|l| l.0).collect::<Vec<i64>>().into(),
+        rows.iter().map(|r| r.draft.at).collect::<Vec<_>>().into(),
+        text(&|r| r.draft.operator.clone()),
+        text(&|r| r.draft.agency_id.clone()),
+        text(&|r| r.draft.role.clone()),
+        text(&|r| r.draft.purpose.clone()),
+        text(&|r| r.draft.operation.clone()),
+        text(&|r| r.draft.query_hash.clone()),
+        text(&|r| r.records.clone()),
+        text(&|r| r.disclosed_classes.clone()),
+        text(&|r| r.withheld_classes.clone()),
+        text(&|r| r.draft.policy_version.clone()),
+        links.iter().map(|l| l.1.clone()).collect::<Vec<_>>().into(),
+        links.iter().map(|l| l.2.clone()).collect::<Vec<_>>().into(),
+        touch_seq.into(),
+        touch_kind.into(),
+        touch_id.into(),
+    ];
+    Statement::from_sql_and_values(DatabaseBackend::Postgres, APPEND_SQL, values)
+}
+
+/// SQLite (one writer at a time): read the head and insert in one transaction.
+async fn write_batch_locked(
+    db: &DatabaseConnection,
+    rows: &[Encoded<'_>],
+) -> Result<(Vec<i64>, Tip), DbErr> {
+    let txn = db.begin().await?;
+    lock(&txn).await?;
+    let head = head_in(&txn).await?;
+    let links = chain(rows, &head);
+    let mut entries = Vec::with_capacity(rows.len());
+    let mut touches = Vec::new();
+    for (r, (seq, prev, hash)) in rows.iter().zip(&links) {
+        entries.push(r.model(*seq, prev.clone(), hash.clone()));
+        touches.extend(r.touches.iter().map(|(kind, id)| access_log_touch::Model {
+            seq: *seq,
+            kind: kind.to_string(),
+            id: *id,
+        }));
+    }
     for chunk in entries.chunks(ENTRIES_PER_INSERT) {
         access_log_entry::Entity::insert_many(chunk.iter().cloned().map(|m| m.into_active_model()))
             .exec(&txn)
@@ -344,7 +639,9 @@ async fn write_batch(db: &DatabaseConnection, drafts: &[&Draft]) -> Result<Vec<i
             .await?;
     }
     txn.commit().await?;
-    Ok(seqs)
+    let seqs = links.iter().map(|l| l.0).collect();
+    let last = links.last().map_or(head, |l| (l.0, l.2.clone()));
+    Ok((seqs, last))
 }
 
 /// The current head: the last entry's seq and hash (or the last checkpoint's,
@@ -571,4 +868,53 @@ pub async fn last_verification(
         .order_by_desc(entities::access_log_verification::Column::Id)
         .one(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed encoding is byte for byte the documented JSON array.
+    #[test]
+    fn entry_hash_is_sha256_of_the_documented_json_array() {
+        let e = access_log_entry::Model {
+            seq: 42,
+            at: DateTime::parse_from_rfc3339("2026-11-28T10:11:12.345678Z")
+                .expect("a time")
+                .with_timezone(&Utc),
+            operator: "op \"quoted\" \\ è ✓".into(),
+            agency_id: "polo-nord".into(),
+            role: "CASE_MANAGER".into(),
+            purpose: "CASE_MANAGEMENT".into(),
+            operation: "query CaseById".into(),
+            query_hash: query_hash("{ case }"),
+            records: r#"[{"kind":"CASE","id":"x","digests":[]}]"#.into(),
+            disclosed_classes: " ADMINISTRATIVE IDENTITY ".into(),
+            withheld_classes: " ".into(),
+            policy_version: "v1\n".into(),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        let canonical = serde_json::json!([
+            ENCODING,
+            e.seq,
+            format_at(&e.at),
+            e.operator,
+            e.agency_id,
+            e.role,
+            e.purpose,
+            e.operation,
+            e.query_hash,
+            e.records,
+            e.disclosed_classes,
+            e.withheld_classes,
+            e.policy_version,
+            e.prev_hash,
+        ])
+        .to_string();
+        assert_eq!(
+            entry_hash(&e),
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+    }
 }

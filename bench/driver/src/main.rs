@@ -19,6 +19,9 @@
 //!   the alternating rounds; `audit_overhead = audit_off_rps / on_rps` is what
 //!   the log costs (goal: at most 1.15). (The unenforced build still logs
 //!   what it discloses, so `enforcement_ratio` compares two logging hubs.)
+//! * with `--audit-only`: only the enforcing hub and the log-less one, in
+//!   alternating rounds (no `hub`/`sqlx` phases, no statement count, no
+//!   unenforced hub): the access log's cost in a third of the time.
 //!
 //! Each phase is preceded by a warm-up whose figures are discarded. Around each
 //! measured phase the driver also reads the CPU milliseconds per request of the
@@ -108,7 +111,7 @@ struct Args {
     /// The cost of enforcement: a hub serving the network agreement (loopback
     /// only). With `--enforcement-off-url`, the driver adds rounds of the same
     /// query against both and prints `enforcement_ratio = on_rps / off_rps`.
-    #[arg(long, requires = "enforcement_off_url")]
+    #[arg(long)]
     enforcement_on_url: Option<String>,
     /// A hub built with the `bench-no-enforcement` feature (discloses without
     /// deciding), on the same database.
@@ -124,6 +127,10 @@ struct Args {
     audit_off_url: Option<String>,
     #[arg(long)]
     audit_off_pid: Option<u32>,
+    /// Measure only the access log's cost: `--enforcement-on-url` against
+    /// `--audit-off-url`, nothing else.
+    #[arg(long, requires = "audit_off_url")]
+    audit_only: bool,
 }
 
 /// The access log's overhead the issue allows: logging on at most this much
@@ -540,6 +547,35 @@ fn print_stats(name: &str, s: &Stats) {
     }
 }
 
+/// The access log's figures: the log-less hub's, the CPU of a request with and
+/// without the log, and `audit_overhead = off_rps / on_rps`. False if the
+/// log-less hub failed a request.
+fn print_audit(on: &Stats, on_cost: &Cost, off: &Stats, off_cost: &Cost) -> bool {
+    print_stats("audit_off", off);
+    print_cost("audit_off", off_cost);
+    let total = |c: &Cost| {
+        Some(c.ms_per_req(c.hub_ticks)? + c.ms_per_req(c.pg_ticks)? + c.ms_per_req(c.bench_ticks)?)
+    };
+    if let (Some(a), Some(b)) = (total(on_cost), total(off_cost)) {
+        println!(
+            "audit_on_total_cpu_ms_per_req={a:.3} audit_off_total_cpu_ms_per_req={b:.3} audit_cpu_overhead={:.3}",
+            if b > 0.0 { a / b } else { f64::NAN }
+        );
+    }
+    let overhead = if on.rps() > 0.0 {
+        off.rps() / on.rps()
+    } else {
+        f64::NAN
+    };
+    println!(
+        "audit_on_rps={:.1} audit_off_rps={:.1} audit_overhead={overhead:.3} audit_target={AUDIT_TARGET} meets_audit_target={}",
+        on.rps(),
+        off.rps(),
+        overhead <= AUDIT_TARGET
+    );
+    off.errors == 0 && off.ok > 0
+}
+
 async fn run(args: Args) -> Result<bool, String> {
     if args.concurrency == 0 || args.cases <= 0 || !(1..=10).contains(&args.rounds) {
         return Err("--concurrency and --cases must be at least 1, --rounds 1 to 10".into());
@@ -547,6 +583,9 @@ async fn run(args: Args) -> Result<bool, String> {
     if !(args.duration > 0.0 && args.duration <= 600.0 && args.warmup >= 0.0 && args.warmup <= 60.0)
     {
         return Err("--duration must be in (0, 600] s and --warmup in [0, 60] s".into());
+    }
+    if args.enforcement_on_url.is_some() && args.enforcement_off_url.is_none() && !args.audit_only {
+        return Err("--enforcement-on-url needs --enforcement-off-url (or --audit-only)".into());
     }
 
     // Loopback only, for both sides.
@@ -662,6 +701,29 @@ async fn run(args: Args) -> Result<bool, String> {
         .connect_with(PgConnectOptions::from_str(&args.database_url).map_err(|e| e.to_string())?)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+    if args.audit_only {
+        let on = args.enforcement_on_url.as_ref();
+        let off = args.audit_off_url.as_ref();
+        let mut results = enforcement_cost(
+            &args,
+            [on, None, off],
+            &client,
+            &hub_target,
+            &ids,
+            seed,
+            &probe,
+            &database,
+        )
+        .await?;
+        pool.close().await;
+        probe.close().await;
+        let (a, a_cost) = results.remove(1);
+        let (on, on_cost) = results.remove(0);
+        print_stats("enforcement_on", &on);
+        print_cost("enforcement_on", &on_cost);
+        let audit_ok = print_audit(&on, &on_cost, &a, &a_cost);
+        return Ok(audit_ok && on.errors == 0 && on.ok > 0);
+    }
     let mut hub: Option<(Stats, Cost)> = None;
     let mut sql: Option<(Stats, Cost)> = None;
     for round in 1..=args.rounds {
@@ -772,22 +834,7 @@ async fn run(args: Args) -> Result<bool, String> {
             let (off, off_cost) = results.remove(1);
             let (on, on_cost) = results.remove(0);
             let audit_ok = match audit_off {
-                Some((a, a_cost)) => {
-                    print_stats("audit_off", &a);
-                    print_cost("audit_off", &a_cost);
-                    let overhead = if on.rps() > 0.0 {
-                        a.rps() / on.rps()
-                    } else {
-                        f64::NAN
-                    };
-                    println!(
-                        "audit_on_rps={:.1} audit_off_rps={:.1} audit_overhead={overhead:.3} audit_target={AUDIT_TARGET} meets_audit_target={}",
-                        on.rps(),
-                        a.rps(),
-                        overhead <= AUDIT_TARGET
-                    );
-                    a.errors == 0 && a.ok > 0
-                }
+                Some((a, a_cost)) => print_audit(&on, &on_cost, &a, &a_cost),
                 None => true,
             };
             print_stats("enforcement_on", &on);
@@ -937,8 +984,13 @@ fn main() -> std::process::ExitCode {
     };
     // A hard bound on the whole run: both phases, their warm-ups, the checks.
     let per_phase = args.duration.clamp(0.0, 600.0) + args.warmup.clamp(0.0, 60.0);
-    let counting = 3.0 * STATS_SETTLE.as_secs_f64();
+    let counting = if args.audit_only {
+        0.0
+    } else {
+        3.0 * STATS_SETTLE.as_secs_f64()
+    };
     let phases = match (&args.enforcement_on_url, &args.audit_off_url) {
+        _ if args.audit_only => 2.0,
         (Some(_), Some(_)) => 5.0,
         (Some(_), None) => 4.0,
         _ => 2.0,
