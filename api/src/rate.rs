@@ -61,7 +61,7 @@ impl Refused {
     }
 }
 
-/// The buckets of one hub process. `None` fields: limits turned off.
+/// The buckets of one hub process.
 pub struct Limiter {
     clock: DefaultClock,
     agency: Keyed<String>,
@@ -71,10 +71,12 @@ pub struct Limiter {
     blocked: Mutex<HashMap<IpAddr, Instant>>,
 }
 
-fn quota(per_minute: u32, burst: u32) -> Option<Quota> {
-    let per_minute = NonZeroU32::new(per_minute)?;
-    let burst = NonZeroU32::new(burst)?;
-    Some(Quota::per_minute(per_minute).allow_burst(burst))
+/// A bucket of `burst` refilled at `per_minute`. A 0 (refused by
+/// `Config::validate`, possible only when a test builds `Limits` by hand) is
+/// taken as 1: the strictest limit, never none.
+fn quota(per_minute: u32, burst: u32) -> Quota {
+    let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(at_least_one(per_minute)).allow_burst(at_least_one(burst))
 }
 
 fn keyed<K: Hash + Eq + Clone>(q: Quota, clock: &DefaultClock) -> Keyed<K> {
@@ -82,18 +84,17 @@ fn keyed<K: Hash + Eq + Clone>(q: Quota, clock: &DefaultClock) -> Keyed<K> {
 }
 
 impl Limiter {
-    /// The buckets for a configuration; `None` when limits are off (or a
-    /// value is 0, which `Config::validate` refuses).
+    /// The buckets for a configuration; `None` when limits are off.
     pub fn new(cfg: &RateLimits) -> Option<Limiter> {
         if !cfg.enabled {
             return None;
         }
         let clock = DefaultClock::default();
         Some(Limiter {
-            agency: keyed(quota(cfg.agency_per_minute, cfg.agency_burst)?, &clock),
-            operator: keyed(quota(cfg.operator_per_minute, cfg.operator_burst)?, &clock),
+            agency: keyed(quota(cfg.agency_per_minute, cfg.agency_burst), &clock),
+            operator: keyed(quota(cfg.operator_per_minute, cfg.operator_burst), &clock),
             failed: keyed(
-                quota(cfg.failed_auth_per_minute, cfg.failed_auth_burst)?,
+                quota(cfg.failed_auth_per_minute, cfg.failed_auth_burst),
                 &clock,
             ),
             blocked: Mutex::new(HashMap::new()),
