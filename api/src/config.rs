@@ -149,6 +149,8 @@ pub struct Limits {
     pub max_root_fields: usize,
     pub max_batch: usize,
     pub max_body_bytes: usize,
+    /// Largest export file `POST /connectors/NAME/upload` takes.
+    pub max_upload_bytes: usize,
     pub request_timeout_ms: u64,
     pub max_page_size: u64,
     /// Schema introspection (`__schema`, `__type`). Unset: on with `--demo`
@@ -261,6 +263,7 @@ impl Default for Limits {
             max_root_fields: 10,
             max_batch: 10,
             max_body_bytes: 256 * 1024,
+            max_upload_bytes: 16 * 1024 * 1024,
             request_timeout_ms: 15_000,
             max_page_size: 100,
             introspection: None,
@@ -371,6 +374,7 @@ impl Config {
             ("limits.max_root_fields", l.max_root_fields),
             ("limits.max_batch", l.max_batch),
             ("limits.max_body_bytes", l.max_body_bytes),
+            ("limits.max_upload_bytes", l.max_upload_bytes),
         ] {
             if value == 0 {
                 return Err(invalid(name, "must be at least 1"));

@@ -1,5 +1,6 @@
-//! The HTTP face of the hub: `/graphql` (GraphQL over HTTP), `/health`, and
-//! the privacy officers' console (`/console`, see [`crate::console`]).
+//! The HTTP face of the hub: `/graphql` (GraphQL over HTTP), `/health`, the
+//! privacy officers' console (`/console`, see [`crate::console`]) and the
+//! connectors' uploads (`/connectors/NAME/upload`, see [`crate::upload`]).
 //!
 //! This module owns authentication of every request, content negotiation
 //! (`application/graphql-response+json` by default, `application/json` when the
@@ -27,7 +28,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use entities::agency;
 use policy::{AgencyKind, Policy};
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -156,6 +157,18 @@ impl AppState {
         self.0.sync.as_ref()
     }
 
+    pub(crate) fn audit(&self) -> &AuditLog {
+        &self.0.audit
+    }
+
+    pub(crate) fn policy_version(&self) -> &str {
+        &self.0.policy.version
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
     }
@@ -168,6 +181,12 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .merge(crate::console::routes(state.0.console.clone()))
+        .route(
+            "/connectors/{instance}/upload",
+            // An export is larger than a GraphQL request: its own limit.
+            post(crate::upload::upload)
+                .layer(DefaultBodyLimit::max(state.0.limits.max_upload_bytes)),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(access_line))
         .with_state(state)
@@ -265,7 +284,7 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// A JSON error body with one error.
-fn error_response(
+pub(crate) fn error_response(
     status: StatusCode,
     media: &'static str,
     code: &str,
@@ -289,7 +308,7 @@ fn media_with_charset(media: &'static str) -> &'static str {
 }
 
 /// Verify the bearer token and find the agency it speaks for.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Caller, (StatusCode, String)> {

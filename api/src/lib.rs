@@ -18,6 +18,7 @@ pub mod impact;
 pub mod rate;
 pub mod services;
 pub mod sync;
+pub mod upload;
 
 pub use config::Config;
 pub use http::{AppState, app};

@@ -10,7 +10,9 @@ pub mod apply;
 mod breaker;
 pub mod config;
 pub mod connector;
+pub mod consultorio;
 pub mod engine;
+pub mod fiscal_code;
 pub mod model;
 
 pub use connector::{Connector, FetchError, Mapped, Page, RawItem};
@@ -26,8 +28,11 @@ use config::{ConfigError, InstanceConfig, KindConfig};
 /// Builds the connector of a configured instance (reads its secrets).
 pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, ConfigError> {
     match &config.kind {
-        // Filled in by the hospital and consultorio connectors (issue 6).
-        KindConfig::Fhir(_) | KindConfig::Consultorio(_) => Err(config::invalid(
+        KindConfig::Consultorio(c) => Ok(Arc::new(consultorio::ConsultorioConnector::new(
+            name, config, c,
+        )?)),
+        // Filled in by the hospital connector (issue 6).
+        KindConfig::Fhir(_) => Err(config::invalid(
             format!("connectors.{name}.kind"),
             format!(
                 "the `{}` connector is not in this build yet",
@@ -57,8 +62,9 @@ pub fn instances(
 /// export) into raw items; the error names what is wrong with the file.
 pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
     match &config.kind {
-        // Filled in by the hospital and consultorio connectors (issue 6).
-        KindConfig::Fhir(_) | KindConfig::Consultorio(_) => {
+        KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
+        // Filled in by the hospital connector (issue 6).
+        KindConfig::Fhir(_) => {
             let _ = bytes;
             Err(format!(
                 "the `{}` connector is not in this build yet",
