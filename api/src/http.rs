@@ -6,9 +6,9 @@
 //! (`application/graphql-response+json` by default, `application/json` when the
 //! client asks for it), the GraphQL-over-HTTP status codes, and the limits that
 //! async-graphql does not enforce itself (aliases, root fields, batch size, body
-//! size, request time), and asks [`crate::rate`] whether an authenticated
-//! caller may run now (429 with `Retry-After` and `RATE_LIMITED` if not). It
-//! never logs bodies, query strings or tokens.
+//! size, request time), and asks [`crate::rate`] whether a caller may run now
+//! (429 with `Retry-After` and `RATE_LIMITED` if not; `/graphql` and the
+//! uploads alike). It never logs bodies, query strings or tokens.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -169,6 +169,11 @@ impl AppState {
         &self.0.limits
     }
 
+    /// The rate limits' buckets (`None`: turned off).
+    pub(crate) fn limiter(&self) -> Option<&Limiter> {
+        self.0.limiter.as_ref()
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
     }
@@ -197,6 +202,17 @@ pub fn app(state: AppState) -> Router {
 /// applies only then.
 pub struct Peer(pub Option<IpAddr>);
 
+impl Peer {
+    /// The peer of a request whose parts are not extracted one by one.
+    pub fn of(extensions: &axum::http::Extensions) -> Peer {
+        Peer(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        )
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
@@ -204,12 +220,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Peer(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(Peer::of(&parts.extensions))
     }
 }
 
@@ -462,7 +473,7 @@ fn not_acceptable() -> axum::response::Response {
 }
 
 /// 429 with `Retry-After`: nothing ran.
-fn rate_limited(media: &'static str, refused: &Refused) -> axum::response::Response {
+pub(crate) fn rate_limited(media: &'static str, refused: &Refused) -> axum::response::Response {
     let mut resp = error_response(
         StatusCode::TOO_MANY_REQUESTS,
         media,

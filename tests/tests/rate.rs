@@ -172,3 +172,50 @@ fn a_bad_rate_limit_is_named_and_an_unknown_key_too() {
         .to_string();
     assert!(err.contains("per_minute"), "{err}");
 }
+
+fn consultorio_with_small_buckets() -> rete_tests::HubBuilder {
+    TestHub::builder()
+        .demo()
+        .limits(|l| {
+            l.rate.operator_per_minute = 1;
+            l.rate.operator_burst = 1;
+        })
+        .sync(|db| {
+            let config: connectors::config::InstanceConfig =
+                toml::from_str("kind = \"consultorio\"\nagency = \"consultorio-centro\"\n")
+                    .unwrap();
+            let instances = connectors::instances(&std::collections::BTreeMap::from([(
+                "centro".to_string(),
+                config,
+            )]))
+            .unwrap();
+            connectors::Engine::new(db, instances)
+        })
+}
+
+hub_test!(
+    uploads_are_charged_to_the_same_buckets,
+    consultorio_with_small_buckets()
+);
+async fn uploads_are_charged_to_the_same_buckets(hub: TestHub) {
+    let integrator = hub.token("consultorio-centro", "INTEGRATOR", "SYNC");
+    let send = || {
+        hub.client
+            .post(hub.url("/connectors/centro/upload"))
+            .bearer_auth(&integrator)
+            .header("content-type", "text/csv")
+            .body("not;a;consultorio;export\n")
+            .send()
+    };
+    // The first upload runs (a 400 on a file that is not an export, or its
+    // report); the second is refused before the file is read.
+    let first = send().await.unwrap();
+    assert_ne!(first.status(), StatusCode::TOO_MANY_REQUESTS);
+    let runs = hub.count("SELECT COUNT(*) FROM sync_run").await;
+    let second = send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(second.headers().get("retry-after").is_some());
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(hub.count("SELECT COUNT(*) FROM sync_run").await, runs);
+}
