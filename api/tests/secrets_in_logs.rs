@@ -83,9 +83,44 @@ const ACCESS_LOG: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_run_at_debug_logs_no_personal_value_and_no_token() {
+    demo_run_logs_nothing_secret(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_run_on_postgres_at_debug_logs_no_personal_value_and_no_token() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(admin) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+    else {
+        eprintln!("skipped: DATABASE_URL does not point at PostgreSQL");
+        return;
+    };
+    // `rete_two_*`: the prefix `.ci/run` drops if a run is interrupted.
+    let name = format!("rete_two_{}", uuid::Uuid::new_v4().simple());
+    let url = match admin.rsplit_once('/') {
+        Some((root, _)) => format!("{root}/{name}"),
+        None => panic!("DATABASE_URL has no database name"),
+    };
+    let conn = rete_api::db::connect(&admin, 1).await.unwrap();
+    let backend = conn.get_database_backend();
+    let sql = |s: String| Statement::from_string(backend, s);
+    conn.execute_raw(sql(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .unwrap();
+    demo_run_logs_nothing_secret(Some(&url)).await;
+    conn.execute_raw(sql(format!("DROP DATABASE \"{name}\" WITH (FORCE)")))
+        .await
+        .unwrap();
+}
+
+async fn demo_run_logs_nothing_secret(database_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut cmd = rete(d);
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
     cmd.env("RETE_LOG", "debug")
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"]);
     let (mut server, addr, log) = serve_until_listening(cmd);
