@@ -325,6 +325,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             if policy.is_some() {
                 config.policy_file = policy;
             }
+            if !demo {
+                // A production start: refuse the demo key and unasked
+                // introspection; unset introspection means off.
+                config.validate_production().map_err(|e| e.to_string())?;
+                config.limits.introspection.get_or_insert(false);
+            }
             config.demo.enabled |= demo;
             serve(config).await
         }
@@ -388,10 +394,13 @@ async fn serve(config: Config) -> Result<(), String> {
     if config.demo.enabled {
         eprintln!("{}", demo::banner(&addr.to_string()));
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())?;
     tracing::info!("rete stopped");
     Ok(())
 }

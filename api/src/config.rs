@@ -153,7 +153,57 @@ pub struct Limits {
     pub max_upload_bytes: usize,
     pub request_timeout_ms: u64,
     pub max_page_size: u64,
-    pub introspection: bool,
+    /// Schema introspection (`__schema`, `__type`). Unset: on with `--demo`
+    /// and in tests, off for `rete serve` without `--demo`, which refuses to
+    /// start with it set to `true` unless `introspection_in_production` is.
+    pub introspection: Option<bool>,
+    /// The acknowledgement that a production hub (`rete serve` without
+    /// `--demo`) shows its schema: without it `introspection = true` is refused.
+    pub introspection_in_production: bool,
+    /// Token buckets per agency, per operator and per peer address for failed
+    /// authentications (see [`crate::rate`]).
+    pub rate: RateLimits,
+}
+
+impl Limits {
+    /// Whether introspection is on (unset means on: the demo and tests; `rete
+    /// serve` without `--demo` resolves it to off first).
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection.unwrap_or(true)
+    }
+}
+
+/// Rate limits (`[limits.rate]`), token buckets kept in each process: a bucket
+/// holds `*_burst` requests and refills at `*_per_minute`. Each operation of a
+/// batch costs one request.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub enabled: bool,
+    /// Requests per minute of all the operators of one agency together.
+    pub agency_per_minute: u32,
+    pub agency_burst: u32,
+    /// Requests per minute of one operator (the token's `sub` within its agency).
+    pub operator_per_minute: u32,
+    pub operator_burst: u32,
+    /// Failed authentications per minute from one peer address; past them the
+    /// address gets 429 without its token being checked until the bucket refills.
+    pub failed_auth_per_minute: u32,
+    pub failed_auth_burst: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            enabled: true,
+            agency_per_minute: 6_000,
+            agency_burst: 1_000,
+            operator_per_minute: 1_200,
+            operator_burst: 300,
+            failed_auth_per_minute: 120,
+            failed_auth_burst: 60,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -216,7 +266,9 @@ impl Default for Limits {
             max_upload_bytes: 16 * 1024 * 1024,
             request_timeout_ms: 15_000,
             max_page_size: 100,
-            introspection: true,
+            introspection: None,
+            introspection_in_production: false,
+            rate: RateLimits::default(),
         }
     }
 }
@@ -334,6 +386,27 @@ impl Config {
         if l.max_page_size == 0 {
             return Err(invalid("limits.max_page_size", "must be at least 1"));
         }
+        let r = &l.rate;
+        if r.enabled {
+            for (name, value) in [
+                ("limits.rate.agency_per_minute", r.agency_per_minute),
+                ("limits.rate.agency_burst", r.agency_burst),
+                ("limits.rate.operator_per_minute", r.operator_per_minute),
+                ("limits.rate.operator_burst", r.operator_burst),
+                (
+                    "limits.rate.failed_auth_per_minute",
+                    r.failed_auth_per_minute,
+                ),
+                ("limits.rate.failed_auth_burst", r.failed_auth_burst),
+            ] {
+                if value == 0 {
+                    return Err(invalid(
+                        name,
+                        "must be at least 1 (turn the limits off with `limits.rate.enabled = false`)",
+                    ));
+                }
+            }
+        }
         if self.audit.max_batch == 0 || self.audit.max_batch > 10_000 {
             return Err(invalid("audit.max_batch", "must be between 1 and 10000"));
         }
@@ -347,6 +420,45 @@ impl Config {
         }
         if let Some(oidc) = &self.console.oidc {
             self.validate_console_oidc(oidc)?;
+        }
+        Ok(())
+    }
+
+    /// The checks of a production start (`rete serve` without `--demo`), on
+    /// top of [`Config::validate`]: the demo key is never trusted, and the
+    /// schema is shown only when asked twice. The error names the key.
+    pub fn validate_production(&self) -> Result<(), ConfigError> {
+        use crate::auth::keys::{DEMO_ISSUER, is_demo_key_file};
+        if self.demo.enabled {
+            return Err(invalid(
+                "demo.enabled",
+                "the demo network and its key are for `rete serve --demo` only; remove it from a production config",
+            ));
+        }
+        for (i, iss) in self.auth.issuers.iter().enumerate() {
+            if iss.issuer == DEMO_ISSUER {
+                return Err(invalid(
+                    &format!("auth.issuers[{i}].issuer"),
+                    format!("`{DEMO_ISSUER}` is the demo issuer; a production hub never trusts it"),
+                ));
+            }
+            for (j, k) in iss.keys.iter().enumerate() {
+                if is_demo_key_file(&k.file, &self.demo.key_file) {
+                    return Err(invalid(
+                        &format!("auth.issuers[{i}].keys[{j}].file"),
+                        format!(
+                            "{} is the demo key (`demo.key_file`, minted by `rete token`); a production hub never trusts it",
+                            k.file.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.limits.introspection == Some(true) && !self.limits.introspection_in_production {
+            return Err(invalid(
+                "limits.introspection",
+                "introspection shows the whole schema to every token holder; set `limits.introspection_in_production = true` to keep it on without `--demo`, or remove the key (off by default)",
+            ));
         }
         Ok(())
     }

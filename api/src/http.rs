@@ -6,9 +6,12 @@
 //! (`application/graphql-response+json` by default, `application/json` when the
 //! client asks for it), the GraphQL-over-HTTP status codes, and the limits that
 //! async-graphql does not enforce itself (aliases, root fields, batch size, body
-//! size, request time). It never logs bodies, query strings or tokens.
+//! size, request time), and asks [`crate::rate`] whether a caller may run now
+//! (429 with `Retry-After` and `RATE_LIMITED` if not; `/graphql` and the
+//! uploads alike). It never logs bodies, query strings or tokens.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +25,7 @@ use async_graphql::{BatchRequest, Request, Response};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
@@ -40,6 +43,7 @@ use crate::error::ApiError;
 use crate::graphql::guard::RequestContext;
 use crate::graphql::loaders::Batches;
 use crate::graphql::{RSchema, build_schema};
+use crate::rate::{Limiter, Refused};
 
 pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 pub const JSON: &str = "application/json";
@@ -105,6 +109,8 @@ struct Inner {
     directory: AgencyDirectory,
     policy: Arc<Policy>,
     limits: Limits,
+    /// The rate limits' buckets (`None`: `limits.rate.enabled = false`).
+    limiter: Option<Limiter>,
     audit: AuditLog,
     /// The connector engine, when instances are configured.
     sync: Option<Arc<connectors::Engine>>,
@@ -131,6 +137,7 @@ impl AppState {
             verifier,
             directory,
             policy: Arc::new(policy),
+            limiter: Limiter::new(&limits.rate),
             limits,
             audit,
             sync: None,
@@ -162,6 +169,11 @@ impl AppState {
         &self.0.limits
     }
 
+    /// The rate limits' buckets (`None`: turned off).
+    pub(crate) fn limiter(&self) -> Option<&Limiter> {
+        self.0.limiter.as_ref()
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
     }
@@ -183,6 +195,33 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(access_line))
         .with_state(state)
+}
+
+/// The peer's address, when the server was started with connect info
+/// (`into_make_service_with_connect_info`); the failed-authentication limit
+/// applies only then.
+pub struct Peer(pub Option<IpAddr>);
+
+impl Peer {
+    /// The peer of a request whose parts are not extracted one by one.
+    pub fn of(extensions: &axum::http::Extensions) -> Peer {
+        Peer(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer::of(&parts.extensions))
+    }
 }
 
 /// One log line per request: method, path, status, time. No query string, no
@@ -320,6 +359,7 @@ pub(crate) async fn authenticate(
 
 async fn graphql_get(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     uri: Uri,
 ) -> axum::response::Response {
@@ -346,11 +386,21 @@ async fn graphql_get(
             );
         }
     };
-    execute(state, headers, media, Method::GET, vec![request], false).await
+    execute(
+        state,
+        peer,
+        headers,
+        media,
+        Method::GET,
+        vec![request],
+        false,
+    )
+    .await
 }
 
 async fn graphql_post(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> axum::response::Response {
@@ -401,7 +451,16 @@ async fn graphql_post(
         BatchRequest::Single(r) => (vec![r], false),
         BatchRequest::Batch(v) => (v, true),
     };
-    execute(state, headers, media, Method::POST, requests, is_batch).await
+    execute(
+        state,
+        peer,
+        headers,
+        media,
+        Method::POST,
+        requests,
+        is_batch,
+    )
+    .await
 }
 
 fn not_acceptable() -> axum::response::Response {
@@ -413,17 +472,43 @@ fn not_acceptable() -> axum::response::Response {
     )
 }
 
+/// 429 with `Retry-After`: nothing ran.
+pub(crate) fn rate_limited(media: &'static str, refused: &Refused) -> axum::response::Response {
+    let mut resp = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        media,
+        "RATE_LIMITED",
+        &refused.message(),
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(refused.retry_after_secs),
+    );
+    resp
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: AppState,
+    peer: Option<IpAddr>,
     headers: HeaderMap,
     media: &'static str,
     method: Method,
     requests: Vec<Request>,
     is_batch: bool,
 ) -> axum::response::Response {
+    let limiter = state.0.limiter.as_ref();
+    if let Some(Err(refused)) = limiter.map(|l| l.blocked(peer)) {
+        return rate_limited(media, &refused);
+    }
     let caller = match authenticate(&state, &headers).await {
         Ok(c) => c,
         Err((status, message)) => {
+            if status == StatusCode::UNAUTHORIZED
+                && let Some(l) = limiter
+            {
+                l.failed_authentication(peer);
+            }
             let mut resp = error_response(status, media, "UNAUTHENTICATED", &message);
             if status == StatusCode::UNAUTHORIZED {
                 resp.headers_mut().insert(
@@ -446,6 +531,9 @@ async fn execute(
                 requests.len()
             ),
         );
+    }
+    if let Some(Err(refused)) = limiter.map(|l| l.admit(&caller, requests.len())) {
+        return rate_limited(media, &refused);
     }
     let deadline = Duration::from_millis(limits.request_timeout_ms);
     let run = async {
@@ -583,7 +671,7 @@ fn precheck(req: &mut Request, method: &Method, limits: &Limits) -> Result<Strin
     }
     // With introspection disabled async-graphql answers `__schema` / `__type`
     // with a silent null; refuse them instead, so the client knows why.
-    if !limits.introspection && uses_introspection(doc) {
+    if !limits.introspection_enabled() && uses_introspection(doc) {
         return Err(Reject::Invalid(
             "GRAPHQL_VALIDATION_FAILED",
             "introspection (`__schema`, `__type`) is disabled on this hub".into(),

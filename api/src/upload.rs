@@ -2,7 +2,9 @@
 //! file (a consultorio's CSV) and gets the validation report back
 //! (docs/connectors-consultorio.md).
 //!
-//! Who may upload: a bearer token verified as for `/graphql`, whose agency is
+//! Who may upload: a bearer token verified as for `/graphql`, under the same
+//! rate limits (a failing address is refused first, each upload costs its
+//! operator and agency one request), whose agency is
 //! the instance's agency, with role INTEGRATOR and purpose SYNC (the purpose
 //! the access log then records). The order of the checks keeps anonymous
 //! callers from learning which instances exist: token (401), instance (404),
@@ -33,7 +35,7 @@ use crate::audit::Draft;
 use crate::audit::trail::{Access, LoggedRecord};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::http::{AppState, JSON, authenticate, error_response};
+use crate::http::{AppState, JSON, Peer, authenticate, error_response, rate_limited};
 
 /// Keys looked up in one `external_ref` query.
 const LOOKUP_CHUNK: usize = 500;
@@ -110,9 +112,18 @@ pub async fn upload(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
+    let Peer(peer) = Peer::of(request.extensions());
+    if let Some(Err(refused)) = state.limiter().map(|l| l.blocked(peer)) {
+        return rate_limited(JSON, &refused);
+    }
     let caller = match authenticate(&state, request.headers()).await {
         Ok(c) => c,
         Err((status, message)) => {
+            if status == StatusCode::UNAUTHORIZED
+                && let Some(l) = state.limiter()
+            {
+                l.failed_authentication(peer);
+            }
             let mut resp = fail(status, "UNAUTHENTICATED", &message);
             if status == StatusCode::UNAUTHORIZED {
                 resp.headers_mut().insert(
@@ -123,6 +134,9 @@ pub async fn upload(
             return resp;
         }
     };
+    if let Some(Err(refused)) = state.limiter().map(|l| l.admit(&caller, 1)) {
+        return rate_limited(JSON, &refused);
+    }
     let Some((engine, instance)) = state
         .sync()
         .and_then(|e| e.instance(&name).ok().map(|i| (e, i)))

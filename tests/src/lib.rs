@@ -166,7 +166,11 @@ impl HubBuilder {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app(state)).await;
+            let _ = axum::serve(
+                listener,
+                app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
         });
         Some(TestHub {
             engine,

@@ -722,7 +722,7 @@ async fn introspection_is_on_by_default() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_can_be_turned_off() {
-    let hub = hub_with(|l| l.introspection = false).await;
+    let hub = hub_with(|l| l.introspection = Some(false)).await;
     let a = post_query(&hub, GQL, INTROSPECTION).await;
     assert_error(&a, 400, GQL, "GRAPHQL_VALIDATION_FAILED", "introspection");
     assert_no_data(&a);

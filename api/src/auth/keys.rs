@@ -140,8 +140,9 @@ pub fn load_or_create_key(path: &Path, kid: &str) -> Result<SigningKey, String> 
         write_private(path, &key.to_pem())?;
         return Ok(key);
     }
-    let key = load_demo_key(path)?;
-    SigningKey::from_pkcs8(kid, Algorithm::ES256, key.pkcs8)
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the key {} ({e})", path.display()))?;
+    parse_es256(&text, path, "key", kid)
 }
 
 /// Read the demo ES256 key; a missing file is an error that says what to run.
@@ -152,17 +153,64 @@ pub fn load_demo_key(path: &Path) -> Result<SigningKey, String> {
             path.display()
         )
     })?;
+    parse_es256(&text, path, "demo key", DEMO_KID)
+}
+
+/// A P-256 PKCS#8 private key in PEM; errors name the file and the problem.
+fn parse_es256(text: &str, path: &Path, what: &str, kid: &str) -> Result<SigningKey, String> {
+    if !text.contains("-----BEGIN PRIVATE KEY-----") {
+        return Err(format!(
+            "{what} {} is not a PEM private key (expected `-----BEGIN PRIVATE KEY-----`, PKCS#8)",
+            path.display()
+        ));
+    }
     let b64: String = text
         .lines()
         .filter(|l| !l.starts_with("-----"))
-        .collect::<Vec<_>>()
-        .concat();
+        .map(str::trim)
+        .collect();
     let der = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|e| format!("demo key {} is not PEM: {e}", path.display()))?;
+        .decode(b64)
+        .map_err(|e| format!("{what} {} is not PEM: {e}", path.display()))?;
     EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
-        .map_err(|e| format!("demo key {} is not a P-256 PKCS#8 key: {e}", path.display()))?;
-    SigningKey::from_pkcs8(DEMO_KID, Algorithm::ES256, der)
+        .map_err(|e| format!("{what} {} is not a P-256 PKCS#8 key: {e}", path.display()))?;
+    SigningKey::from_pkcs8(kid, Algorithm::ES256, der)
+}
+
+/// Whether a key file an issuer is configured with is the demo key: the demo
+/// key file itself, or a public key whose point is the demo key's. A demo key
+/// file that does not exist or cannot be read matches nothing but its path.
+pub fn is_demo_key_file(file: &Path, demo_key_file: &Path) -> bool {
+    let same_path = match (file.canonicalize(), demo_key_file.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => file == demo_key_file,
+    };
+    if same_path {
+        return true;
+    }
+    let Ok(demo) = load_demo_key(demo_key_file) else {
+        return false;
+    };
+    let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &demo.pkcs8) else {
+        return false;
+    };
+    let point = aws_lc_rs::signature::KeyPair::public_key(&pair)
+        .as_ref()
+        .to_vec();
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    pem_der(&text).is_some_and(|der| der.ends_with(&point))
+}
+
+/// The DER inside a PEM text (the base64 between its `-----` lines).
+fn pem_der(text: &str) -> Option<Vec<u8>> {
+    let b64: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
 /// PKCS#8 DER as a `BEGIN PRIVATE KEY` PEM.

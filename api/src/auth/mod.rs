@@ -117,8 +117,8 @@ impl Verifier {
     /// Build from configuration; PEM files are read now, JWKS on first use.
     pub fn from_config(cfg: &AuthConfig) -> Result<Verifier, String> {
         let mut issuers = Vec::new();
-        for iss in &cfg.issuers {
-            issuers.push(Issuer::from_config(iss, cfg)?);
+        for (i, iss) in cfg.issuers.iter().enumerate() {
+            issuers.push(Issuer::from_config(i, iss, cfg)?);
         }
         Ok(Verifier {
             audience: cfg.audience.clone(),
@@ -200,17 +200,32 @@ impl Verifier {
 }
 
 impl Issuer {
-    fn from_config(iss: &IssuerConfig, cfg: &AuthConfig) -> Result<Issuer, String> {
+    fn from_config(i: usize, iss: &IssuerConfig, cfg: &AuthConfig) -> Result<Issuer, String> {
         let mut keys = HashMap::new();
-        for k in &iss.keys {
+        for (j, k) in iss.keys.iter().enumerate() {
+            let at = format!("auth.issuers[{i}].keys[{j}].file");
             let pem = std::fs::read(&k.file)
-                .map_err(|e| format!("cannot read key file {}: {e}", k.file.display()))?;
+                .map_err(|e| format!("{at}: cannot read key file {}: {e}", k.file.display()))?;
+            if !pem.starts_with(b"-----BEGIN PUBLIC KEY-----")
+                && !String::from_utf8_lossy(&pem).contains("-----BEGIN PUBLIC KEY-----")
+            {
+                return Err(format!(
+                    "{at}: key file {} is not a PEM public key (expected `-----BEGIN PUBLIC KEY-----`, SPKI)",
+                    k.file.display()
+                ));
+            }
             let (alg, key) = match k.alg.as_str() {
                 "RS256" => (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)),
                 "ES256" => (Algorithm::ES256, DecodingKey::from_ec_pem(&pem)),
                 other => return Err(format!("key {}: algorithm {other} is not allowed", k.kid)),
             };
-            let key = key.map_err(|e| format!("key file {}: {e}", k.file.display()))?;
+            let key = key.map_err(|e| {
+                format!(
+                    "{at}: key file {} is not a usable {} public key: {e}",
+                    k.file.display(),
+                    k.alg
+                )
+            })?;
             keys.insert(k.kid.clone(), VerifyingKey { alg, key });
         }
         let jwks = iss.jwks_url.as_ref().map(|url| {

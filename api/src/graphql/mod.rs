@@ -27,7 +27,7 @@ fn builder(limits: &Limits) -> SchemaBuilder<query::Query, mutation::Mutation, E
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         .limit_directives(20);
-    if !limits.introspection {
+    if !limits.introspection_enabled() {
         b = b.disable_introspection();
     }
     b

@@ -41,19 +41,32 @@ pub fn serve_demo_on(dir: &std::path::Path, database_url: Option<&str>) -> (Serv
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
+    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0"]);
+    serve_until_listening(cmd)
+}
+
+/// Start a `rete serve` command and wait until it listens; returns the
+/// process, its address and everything it writes (stderr and stdout).
+pub fn serve_until_listening(mut cmd: Command) -> (Server, String, Log) {
     // Owned by `Server` at once, so every path (a panic included) reaps it.
     let mut server = Server(
-        cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
+        cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
     let stderr = server.0.stderr.take().unwrap();
+    let stdout = server.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let tx_out = tx.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx_out.send(line);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -63,7 +76,7 @@ pub fn serve_demo_on(dir: &std::path::Path, database_url: Option<&str>) -> (Serv
             log.lock().unwrap().push(line.clone());
             if let Some(addr) = line.split("addr=").nth(1) {
                 let addr = addr.split_whitespace().next().unwrap().to_string();
-                // Keep reading stderr so the server never blocks on a full pipe.
+                // Keep reading its output so the server never blocks on a full pipe.
                 let keep = log.clone();
                 std::thread::spawn(move || {
                     for line in rx {
@@ -74,8 +87,5 @@ pub fn serve_demo_on(dir: &std::path::Path, database_url: Option<&str>) -> (Serv
             }
         }
     }
-    panic!(
-        "rete serve --demo did not start: {:#?}",
-        log.lock().unwrap()
-    );
+    panic!("rete serve did not start: {:#?}", log.lock().unwrap());
 }
