@@ -126,10 +126,18 @@ pub struct SignalConfig {
     /// Urgency, e.g. `HIGH`.
     #[serde(default = "default_urgency")]
     pub urgency: String,
+    /// The patient's role in the referral (`CHILD`, `MOTHER`...); `OTHER`
+    /// leaves it to triage.
+    #[serde(default = "default_subject_role")]
+    pub subject_role: String,
 }
 
 fn default_urgency() -> String {
     "HIGH".to_string()
+}
+
+fn default_subject_role() -> String {
+    "OTHER".to_string()
 }
 
 /// How the connector authenticates to the FHIR server.

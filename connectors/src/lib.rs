@@ -12,6 +12,7 @@ pub mod config;
 pub mod connector;
 pub mod consultorio;
 pub mod engine;
+pub mod fhir;
 pub mod fiscal_code;
 pub mod model;
 
