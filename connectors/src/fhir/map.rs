@@ -136,7 +136,14 @@ struct Peek {
 pub fn map_item(ctx: &MapContext, item: &RawItem) -> Mapped {
     let peek: Peek = match serde_json::from_str(&item.payload) {
         Ok(p) => p,
-        Err(e) => return Mapped::Rejected(format!("not valid JSON: {e}")),
+        Err(e) => {
+            return Mapped::Rejected(
+                match serde_json::from_str::<serde::de::IgnoredAny>(&item.payload) {
+                    Ok(_) => "not a FHIR resource: the JSON is not an object".into(),
+                    Err(_) => format!("not valid JSON: {e}"),
+                },
+            );
+        }
     };
     let rtype = match peek.resource_type {
         Some(serde_json::Value::String(s)) => s,

@@ -19,7 +19,8 @@
 //! cursor is the earliest of the per-type search times, each the server's
 //! own clock when that type's first page was made (the Bundle's
 //! `meta.lastUpdated`, else the HTTP `Date` header; without either, the
-//! highest `meta.lastUpdated` of that type's resources). Anything changed
+//! highest `meta.lastUpdated` of that type's resources), less
+//! [`CURSOR_MARGIN`] for writes still committing then. Anything changed
 //! after that moment is pulled again by the next run, which the engine's
 //! idempotency makes harmless. It is reported as `high_water` on the run's
 //! last page only, as a UTC instant with milliseconds (fixed width, so the
@@ -40,6 +41,12 @@ use super::bundle::{BundleError, read_bundle};
 
 /// The largest page body read; a larger one is refused (lower `page_size`).
 const MAX_PAGE_BYTES: usize = 64 << 20;
+
+/// How far before a search time the next run starts again: a server stamps
+/// `meta.lastUpdated` when a write begins, so a write still committing when
+/// the search ran shows up later with an earlier stamp. The next run pulls
+/// those seconds again; the engine finds the replays unchanged.
+pub const CURSOR_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 pub(crate) struct Transport {
     http: reqwest::Client,
@@ -184,6 +191,7 @@ impl Transport {
         }
         // This type is done: its search time (or what it saw) bounds the cursor.
         if let Some(t) = pos.searched.or(pos.seen_max) {
+            let t = t - CURSOR_MARGIN;
             pos.water = Some(pos.water.map_or(t, |w| w.min(t)));
         }
         pos.done_total += pos.type_total.unwrap_or(0);
