@@ -32,14 +32,7 @@ pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, 
         KindConfig::Consultorio(c) => Ok(Arc::new(consultorio::ConsultorioConnector::new(
             name, config, c,
         )?)),
-        // Filled in by the hospital connector (issue 6).
-        KindConfig::Fhir(_) => Err(config::invalid(
-            format!("connectors.{name}.kind"),
-            format!(
-                "the `{}` connector is not in this build yet",
-                config.kind.name()
-            ),
-        )),
+        KindConfig::Fhir(fhir) => Ok(Arc::new(fhir::FhirConnector::new(name, config, fhir)?)),
     }
 }
 
@@ -64,13 +57,10 @@ pub fn instances(
 pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
     match &config.kind {
         KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
-        // Filled in by the hospital connector (issue 6).
         KindConfig::Fhir(_) => {
-            let _ = bytes;
-            Err(format!(
-                "the `{}` connector is not in this build yet",
-                config.kind.name()
-            ))
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
+            fhir::bundle_items(text).map_err(|e| e.to_string())
         }
     }
 }

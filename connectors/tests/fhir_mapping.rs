@@ -82,7 +82,9 @@ fn key(rtype: &str, id: &str) -> ExternalKey {
 }
 
 fn instant(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("instant").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("instant")
+        .with_timezone(&Utc)
 }
 
 fn anna() -> Value {
@@ -114,10 +116,24 @@ fn a_codice_fiscale_identifier_becomes_the_fiscal_code_and_others_stay_identifie
     assert_eq!(r.version.as_deref(), Some("3"));
     let Inbound::Person(p) = r.body else { panic!() };
     assert_eq!(p.fiscal_code.as_deref(), Some("RSSNNA80A41L219X"));
-    assert_eq!(p.identifiers, vec![ExternalKey::new("https://asl.example/mpi", "Patient", "MPI-77")]);
-    assert_eq!((p.given_name.as_str(), p.family_name.as_str()), ("Anna Maria", "Rossi"));
+    assert_eq!(
+        p.identifiers,
+        vec![ExternalKey::new(
+            "https://asl.example/mpi",
+            "Patient",
+            "MPI-77"
+        )]
+    );
+    assert_eq!(
+        (p.given_name.as_str(), p.family_name.as_str()),
+        ("Anna Maria", "Rossi")
+    );
     assert_eq!(p.sex, Sex::Female);
-    assert_eq!(p.languages, vec!["it".to_string(), "ar".to_string()], "preferred first, ISO 639-1");
+    assert_eq!(
+        p.languages,
+        vec!["it".to_string(), "ar".to_string()],
+        "preferred first, ISO 639-1"
+    );
     assert_eq!(p.birth_place.as_deref(), Some("Torino"));
     assert_eq!(p.email.as_deref(), Some("anna@example.org"));
 }
@@ -125,7 +141,8 @@ fn a_codice_fiscale_identifier_becomes_the_fiscal_code_and_others_stay_identifie
 #[test]
 fn the_fiscal_code_oid_is_read_too() {
     let mut a = anna();
-    a["identifier"] = json!([{"system": "urn:oid:2.16.840.1.113883.2.9.4.3.2", "value": "RSS NNA 80A41 L219X"}]);
+    a["identifier"] =
+        json!([{"system": "urn:oid:2.16.840.1.113883.2.9.4.3.2", "value": "RSS NNA 80A41 L219X"}]);
     assert_eq!(person(a).fiscal_code.as_deref(), Some("RSSNNA80A41L219X"));
 }
 
@@ -167,7 +184,10 @@ fn a_code_outside_the_value_set_is_rejected_with_the_parser_reason() {
     let mut a = anna();
     a["gender"] = json!("F");
     let why = rejected(map(a));
-    assert!(why.starts_with("Patient: not a valid R4 Patient: Unknown value: F"), "{why}");
+    assert!(
+        why.starts_with("Patient: not a valid R4 Patient: Unknown value: F"),
+        "{why}"
+    );
 }
 
 // ------------------------------------------------------------ Encounter ----
@@ -202,7 +222,10 @@ fn encounter_classes_give_health_event_kinds() {
         let r = records(map(visit(class)));
         assert_eq!(r.len(), 1, "no signal, no referral");
         assert_eq!(event(&r[0]).kind, kind, "{class}");
-        assert_eq!(event(&r[0]).occurred_on, NaiveDate::from_ymd_opt(2026, 2, 10).expect("date"));
+        assert_eq!(
+            event(&r[0]).occurred_on,
+            NaiveDate::from_ymd_opt(2026, 2, 10).expect("date")
+        );
     }
 }
 
@@ -219,10 +242,16 @@ fn an_encounter_without_subject_or_date_is_rejected() {
     assert_eq!(rejected(map(v)), "Encounter: has no subject");
     let mut v = visit("EMER");
     v.as_object_mut().expect("object").remove("period");
-    assert_eq!(rejected(map(v)), "Encounter: has no date (period.start or period.end)");
+    assert_eq!(
+        rejected(map(v)),
+        "Encounter: has no date (period.start or period.end)"
+    );
     let mut v = visit("EMER");
     v["subject"] = json!({"reference": "Group/g1"});
-    assert_eq!(rejected(map(v)), "Encounter: subject `Group/g1` is a Group, not a Patient");
+    assert_eq!(
+        rejected(map(v)),
+        "Encounter: subject `Group/g1` is a Group, not a Patient"
+    );
 }
 
 #[test]
@@ -250,18 +279,37 @@ fn an_encounter_with_a_coded_violence_signal_also_raises_a_referral() {
     );
     assert_eq!(r[1].key, key("Encounter#referral", "e1"));
     assert_eq!(r[1].version.as_deref(), Some("2"));
-    let Inbound::Referral(ReferralIn { subject, subject_role, reasons, urgency, description, received_at }) =
-        &r[1].body
+    let Inbound::Referral(ReferralIn {
+        subject,
+        subject_role,
+        reasons,
+        urgency,
+        description,
+        received_at,
+    }) = &r[1].body
     else {
         panic!("referral expected")
     };
     assert_eq!(subject, &key("Patient", "p1"));
     assert_eq!(*subject_role, SubjectRole::Child);
-    assert_eq!(reasons, &vec![ReferralReason::DomesticViolence, ReferralReason::Maltreatment]);
-    assert_eq!(*urgency, Urgency::Immediate, "the highest of the matched signals");
+    assert_eq!(
+        reasons,
+        &vec![
+            ReferralReason::DomesticViolence,
+            ReferralReason::Maltreatment
+        ]
+    );
+    assert_eq!(
+        *urgency,
+        Urgency::Immediate,
+        "the highest of the matched signals"
+    );
     assert_eq!(*received_at, instant("2026-02-10T22:30:00Z"));
     let d = description.as_deref().unwrap_or_default();
-    assert!(d.contains("ER_VISIT") && d.contains("http://snomed.info/sct|95930005"), "{d}");
+    assert!(
+        d.contains("ER_VISIT") && d.contains("http://snomed.info/sct|95930005"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -275,7 +323,9 @@ fn a_signal_in_a_contained_diagnosis_raises_a_referral_too() {
     v["diagnosis"] = json!([{"condition": {"reference": "#dx"}}]);
     let r = records(map(v));
     assert_eq!(r.len(), 2);
-    assert!(matches!(&r[1].body, Inbound::Referral(x) if x.reasons == vec![ReferralReason::Maltreatment]));
+    assert!(
+        matches!(&r[1].body, Inbound::Referral(x) if x.reasons == vec![ReferralReason::Maltreatment])
+    );
 }
 
 #[test]
@@ -305,14 +355,29 @@ fn injury_and_pregnancy_chapters_give_their_kinds() {
         (ICD10, "O80", HealthEventKind::Pregnancy),
         (ICD10, "Z34.0", HealthEventKind::Pregnancy),
         (ICD10, "I10", HealthEventKind::Other),
-        ("http://hl7.org/fhir/sid/icd-9-cm", "995.54", HealthEventKind::InjuryReport),
-        ("http://hl7.org/fhir/sid/icd-9-cm", "850.0", HealthEventKind::InjuryReport),
-        ("http://hl7.org/fhir/sid/icd-9-cm", "650", HealthEventKind::Pregnancy),
+        (
+            "http://hl7.org/fhir/sid/icd-9-cm",
+            "995.54",
+            HealthEventKind::InjuryReport,
+        ),
+        (
+            "http://hl7.org/fhir/sid/icd-9-cm",
+            "850.0",
+            HealthEventKind::InjuryReport,
+        ),
+        (
+            "http://hl7.org/fhir/sid/icd-9-cm",
+            "650",
+            HealthEventKind::Pregnancy,
+        ),
         (SNOMED, "77386006", HealthEventKind::Pregnancy),
     ] {
         let r = records(map(condition(system, code)));
         assert_eq!(event(&r[0]).kind, kind, "{system}|{code}");
-        assert_eq!(event(&r[0]).occurred_on, NaiveDate::from_ymd_opt(2026, 2, 1).expect("date"));
+        assert_eq!(
+            event(&r[0]).occurred_on,
+            NaiveDate::from_ymd_opt(2026, 2, 1).expect("date")
+        );
     }
 }
 
@@ -334,7 +399,10 @@ fn references_resolve_relative_absolute_and_versioned() {
     for (reference, expected) in [
         ("Patient/p1", key("Patient", "p1")),
         ("Patient/p1/_history/4", key("Patient", "p1")),
-        ("https://FHIR.ospedale.example:443/r4/Patient/p1", key("Patient", "p1")),
+        (
+            "https://FHIR.ospedale.example:443/r4/Patient/p1",
+            key("Patient", "p1"),
+        ),
         (
             "https://other.example/fhir/Patient/9",
             ExternalKey::new("https://other.example/fhir", "Patient", "9"),
@@ -398,17 +466,30 @@ fn privacy_consent() -> Value {
 fn an_active_privacy_consent_becomes_a_rete_consent() {
     let r = records(map(privacy_consent())).remove(0);
     assert_eq!(r.key, key("Consent", "k1"));
-    let Inbound::Consent(c) = r.body else { panic!() };
+    let Inbound::Consent(c) = r.body else {
+        panic!()
+    };
     assert_eq!(c.subject, key("Patient", "p1"));
     assert_eq!(c.given_by, ConsentGiver::Subject);
     assert_eq!(c.data_classes, vec!["HEALTH", "SOCIAL"]);
-    assert_eq!(c.purposes, vec!["CASE_MANAGEMENT", "HEALTHCARE"], "HMARKT has no Rete purpose");
-    assert_eq!(c.recipient_agencies, vec!["polo-nord"], "the author is not a recipient");
+    assert_eq!(
+        c.purposes,
+        vec!["CASE_MANAGEMENT", "HEALTHCARE"],
+        "HMARKT has no Rete purpose"
+    );
+    assert_eq!(
+        c.recipient_agencies,
+        vec!["polo-nord"],
+        "the author is not a recipient"
+    );
     assert_eq!(c.recipient_kinds, vec!["ANTI_VIOLENCE_CENTRE"]);
     assert_eq!(c.valid_from, instant("2026-03-01T00:00:00Z"));
     assert_eq!(c.valid_until, Some(instant("2027-03-01T00:00:00Z")));
     assert_eq!(c.withdrawn_at, None);
-    assert_eq!(c.evidence_ref.as_deref(), Some("https://fhir.ospedale.example/r4/Consent/k1"));
+    assert_eq!(
+        c.evidence_ref.as_deref(),
+        Some("https://fhir.ospedale.example/r4/Consent/k1")
+    );
 }
 
 #[test]
@@ -416,7 +497,11 @@ fn an_inactive_or_rejected_consent_is_withdrawn_when_it_was_last_updated() {
     for status in ["inactive", "rejected", "entered-in-error"] {
         let mut v = privacy_consent();
         v["status"] = json!(status);
-        assert_eq!(consent(v).withdrawn_at, Some(instant("2026-03-05T09:00:00Z")), "{status}");
+        assert_eq!(
+            consent(v).withdrawn_at,
+            Some(instant("2026-03-05T09:00:00Z")),
+            "{status}"
+        );
     }
 }
 
@@ -448,7 +533,8 @@ fn consents_that_would_grant_more_or_less_than_written_are_rejected() {
     assert!(rejected(map(v)).contains("deny"));
 
     let mut v = privacy_consent();
-    v["provision"]["provision"] = json!([{"type": "deny", "class": [{"system": DATA_CLASS_SYSTEM, "code": "SOCIAL"}]}]);
+    v["provision"]["provision"] =
+        json!([{"type": "deny", "class": [{"system": DATA_CLASS_SYSTEM, "code": "SOCIAL"}]}]);
     assert!(rejected(map(v)).contains("nested provisions"));
 
     let mut v = privacy_consent();
@@ -468,7 +554,10 @@ fn consents_that_would_grant_more_or_less_than_written_are_rejected() {
 
     let mut v = privacy_consent();
     v["provision"]["period"]["end"] = json!("2025-01-01");
-    assert_eq!(rejected(map(v)), "Consent: provision.period ends before it starts");
+    assert_eq!(
+        rejected(map(v)),
+        "Consent: provision.period ends before it starts"
+    );
 }
 
 // -------------------------------------------------------------- Bundles ----
@@ -494,24 +583,46 @@ fn a_transaction_bundle_resolves_urn_uuid_references_within_itself() {
     });
     let items = bundle_items(&bundle.to_string()).expect("bundle");
     assert_eq!(items.len(), 3, "the DELETE has no resource");
-    assert_eq!(items.iter().map(|i| i.position).collect::<Vec<_>>(), vec![Some(0), Some(1), Some(3)]);
-    assert_eq!(items[0].external_id.as_deref(), Some("0f9b5a34-1111-4c1e-8a65-000000000001"));
+    assert_eq!(
+        items.iter().map(|i| i.position).collect::<Vec<_>>(),
+        vec![Some(0), Some(1), Some(3)]
+    );
+    assert_eq!(
+        items[0].external_id.as_deref(),
+        Some("0f9b5a34-1111-4c1e-8a65-000000000001")
+    );
     let patient = records(map_item(&ctx(), &items[0])).remove(0);
     let visit = records(map_item(&ctx(), &items[1])).remove(0);
-    assert_eq!(patient.key, key("Patient", "0f9b5a34-1111-4c1e-8a65-000000000001"));
+    assert_eq!(
+        patient.key,
+        key("Patient", "0f9b5a34-1111-4c1e-8a65-000000000001")
+    );
     assert_eq!(event(&visit).subject, patient.key);
-    assert_eq!(event(&visit).kind, HealthEventKind::ErVisit, "a class without system is read as v3-ActCode");
+    assert_eq!(
+        event(&visit).kind,
+        HealthEventKind::ErVisit,
+        "a class without system is read as v3-ActCode"
+    );
     assert!(matches!(map_item(&ctx(), &items[2]), Mapped::Skipped(_)));
     // The payload stands alone: a dead letter retried later maps the same way.
-    assert!(items[1].payload.contains("\"Patient/0f9b5a34-1111-4c1e-8a65-000000000001\""));
+    assert!(
+        items[1]
+            .payload
+            .contains("\"Patient/0f9b5a34-1111-4c1e-8a65-000000000001\"")
+    );
 }
 
 #[test]
 fn a_broken_file_is_an_error_that_names_the_problem() {
-    assert!(matches!(bundle_items("{\"resourceType\": \"Bundle\", \"type\": "), Err(BundleError::NotJson(_))));
+    assert!(matches!(
+        bundle_items("{\"resourceType\": \"Bundle\", \"type\": "),
+        Err(BundleError::NotJson(_))
+    ));
     assert_eq!(
         bundle_items(&json!({"resourceType": "Patient"}).to_string()),
-        Err(BundleError::NotABundle("its resourceType is Patient".into()))
+        Err(BundleError::NotABundle(
+            "its resourceType is Patient".into()
+        ))
     );
     assert_eq!(
         bundle_items("[1, 2]"),
@@ -519,9 +630,14 @@ fn a_broken_file_is_an_error_that_names_the_problem() {
     );
     let err = bundle_items(&json!({"resourceType": "Bundle", "type": "message"}).to_string())
         .expect_err("message bundles are not read");
-    assert!(err.to_string().starts_with("Bundle.type: `message` is not read"), "{err}");
-    let err = bundle_items(&json!({"resourceType": "Bundle", "type": "batch", "entry": {}}).to_string())
-        .expect_err("entry must be an array");
+    assert!(
+        err.to_string()
+            .starts_with("Bundle.type: `message` is not read"),
+        "{err}"
+    );
+    let err =
+        bundle_items(&json!({"resourceType": "Bundle", "type": "batch", "entry": {}}).to_string())
+            .expect_err("entry must be an array");
     assert_eq!(err.to_string(), "Bundle.entry: not an array");
 }
 

@@ -17,7 +17,9 @@ fn ctx() -> MapContext {
 }
 
 fn fixture_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn read(dir: &str, file: &str) -> String {
@@ -83,7 +85,10 @@ fn every_real_sample_maps_skips_or_is_rejected_with_a_reason_and_none_crashes() 
     let (mut mapped, mut skipped, mut rejected) = (0, 0, Vec::new());
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");
-        let items = if f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bundle")) {
+        let items = if f
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("bundle"))
+        {
             bundle_items(&text).expect("the collection Bundle reads")
         } else {
             vec![item(text)]
@@ -118,18 +123,32 @@ fn every_real_sample_maps_skips_or_is_rejected_with_a_reason_and_none_crashes() 
 fn peter_james_chalmers_becomes_a_person_with_his_birth_date() {
     let (k, p) = person(map_file("patient-example1.json"));
     assert_eq!(k, key("Patient", "example"));
-    assert_eq!(p.given_name, "Peter James", "the official name, not Jim or the maiden name");
+    assert_eq!(
+        p.given_name, "Peter James",
+        "the official name, not Jim or the maiden name"
+    );
     assert_eq!(p.family_name, "Chalmers");
     assert_eq!(p.birth_on, Some(date("1974-12-25")));
     assert_eq!(p.sex, Sex::Male);
     assert_eq!(p.fiscal_code, None);
     assert_eq!(
         p.identifiers,
-        vec![ExternalKey::new("urn:oid:1.2.36.146.595.217.0.1", "Patient", "12345")]
+        vec![ExternalKey::new(
+            "urn:oid:1.2.36.146.595.217.0.1",
+            "Patient",
+            "12345"
+        )]
     );
-    assert_eq!(p.phone.as_deref(), Some("(03) 5555 6473"), "rank 1, not the old number");
+    assert_eq!(
+        p.phone.as_deref(),
+        Some("(03) 5555 6473"),
+        "rank 1, not the old number"
+    );
     assert_eq!(p.email, None);
-    assert_eq!(p.address.as_deref(), Some("534 Erewhon St, 3999 PleasantVille"));
+    assert_eq!(
+        p.address.as_deref(),
+        Some("534 Erewhon St, 3999 PleasantVille")
+    );
     assert_eq!(p.municipality.as_deref(), Some("PleasantVille"));
     assert!(p.languages.is_empty());
 }
@@ -138,23 +157,36 @@ fn peter_james_chalmers_becomes_a_person_with_his_birth_date() {
 fn pieter_van_de_heuvel_speaks_dutch_and_has_an_email() {
     let (k, p) = person(map_file("patient-example2.json"));
     assert_eq!(k, key("Patient", "f001"));
-    assert_eq!((p.given_name.as_str(), p.family_name.as_str()), ("Pieter", "van de Heuvel"));
+    assert_eq!(
+        (p.given_name.as_str(), p.family_name.as_str()),
+        ("Pieter", "van de Heuvel")
+    );
     assert_eq!(p.birth_on, Some(date("1944-11-17")));
     assert_eq!(p.languages, vec!["nl".to_string()]);
     assert_eq!(p.email.as_deref(), Some("p.heuvel@gmail.com"));
     assert_eq!(p.phone.as_deref(), Some("0648352638"));
-    assert_eq!(p.address.as_deref(), Some("Van Egmondkade 23, 1024 RJ Amsterdam"));
+    assert_eq!(
+        p.address.as_deref(),
+        Some("Van Egmondkade 23, 1024 RJ Amsterdam")
+    );
     // The second identifier has no value: it names nobody.
     assert_eq!(
         p.identifiers,
-        vec![ExternalKey::new("urn:oid:2.16.840.1.113883.2.4.6.3", "Patient", "738472983")]
+        vec![ExternalKey::new(
+            "urn:oid:2.16.840.1.113883.2.4.6.3",
+            "Patient",
+            "738472983"
+        )]
     );
 }
 
 #[test]
 fn a_deceased_patient_still_maps() {
     let (_, p) = person(map_file("patient-example3.json"));
-    assert_eq!((p.given_name.as_str(), p.family_name.as_str()), ("Simon", "Notsowell"));
+    assert_eq!(
+        (p.given_name.as_str(), p.family_name.as_str()),
+        ("Simon", "Notsowell")
+    );
     assert_eq!(p.birth_on, Some(date("1982-01-23")));
 }
 
@@ -163,8 +195,16 @@ fn the_home_visit_encounter_is_a_health_event_of_patient_example() {
     let (k, h) = health_event(map_file("encounter-example2.json"));
     assert_eq!(k, key("Encounter", "home"));
     assert_eq!(h.subject, key("Patient", "example"));
-    assert_eq!(h.kind, HealthEventKind::Other, "home health (HH) is not one of the mapped classes");
-    assert_eq!(h.occurred_on, date("2015-01-17"), "the date as written, in its own offset");
+    assert_eq!(
+        h.kind,
+        HealthEventKind::Other,
+        "home health (HH) is not one of the mapped classes"
+    );
+    assert_eq!(
+        h.occurred_on,
+        date("2015-01-17"),
+        "the date as written, in its own offset"
+    );
     assert_eq!(h.summary, "home health");
 }
 
@@ -175,7 +215,11 @@ fn conditions_keep_their_coded_name_and_onset_but_not_free_text() {
     assert_eq!(h.subject, key("Patient", "example"));
     assert_eq!(h.occurred_on, date("2012-05-24"));
     assert_eq!(h.summary, "Burn of ear");
-    assert_eq!(h.kind, HealthEventKind::Other, "SNOMED hierarchies are not walked");
+    assert_eq!(
+        h.kind,
+        HealthEventKind::Other,
+        "SNOMED hierarchies are not walked"
+    );
 
     let (_, h) = health_event(map_file("condition-example3.json"));
     assert_eq!(h.subject, key("Patient", "f201"));
@@ -202,14 +246,23 @@ fn organizations_practitioners_and_related_persons_are_skipped_not_errors() {
 fn the_collection_bundle_patients_have_no_id_and_are_keyed_by_their_identifier() {
     let items = bundle_items(&read("fhir-r4", "bundle-collection-patients.json")).expect("bundle");
     assert_eq!(items.len(), 6);
-    assert_eq!(items.iter().filter_map(|i| i.position).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(
+        items.iter().filter_map(|i| i.position).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4, 5]
+    );
     let (k, p) = person(map_item(&ctx(), &items[0]));
     assert_eq!(
         k,
-        key("Patient", "http://hospital.smarthealthit.org|3c7a1e79-163e-b362-4c8d-699c205019e6")
+        key(
+            "Patient",
+            "http://hospital.smarthealthit.org|3c7a1e79-163e-b362-4c8d-699c205019e6"
+        )
     );
     // Only name.text: split at its last space.
-    assert_eq!((p.given_name.as_str(), p.family_name.as_str()), ("Mauricio81", "Pouros728"));
+    assert_eq!(
+        (p.given_name.as_str(), p.family_name.as_str()),
+        ("Mauricio81", "Pouros728")
+    );
     assert_eq!(
         p.identifiers,
         vec![ExternalKey::new(
@@ -223,13 +276,20 @@ fn the_collection_bundle_patients_have_no_id_and_are_keyed_by_their_identifier()
 #[test]
 fn a_file_import_and_a_rest_sync_of_the_same_hospital_use_the_same_keys() {
     let file = MapContext::new("HTTPS://FHIR.Ospedale.example:443/r4/", Vec::new());
-    let (k, _) = person(map_item(&file, &item(read("fhir-r4", "patient-example1.json"))));
+    let (k, _) = person(map_item(
+        &file,
+        &item(read("fhir-r4", "patient-example1.json")),
+    ));
     assert_eq!(k, key("Patient", "example"));
 }
 
 #[test]
 fn mapping_the_same_resource_twice_gives_the_same_records() {
-    for f in ["patient-example1.json", "encounter-example2.json", "condition-example3.json"] {
+    for f in [
+        "patient-example1.json",
+        "encounter-example2.json",
+        "condition-example3.json",
+    ] {
         let a = records(map_file(f));
         let b = records(map_file(f));
         assert_eq!(a, b);
@@ -285,11 +345,21 @@ fn carebundle_transactions_map_with_their_urn_uuid_references_resolved() {
         // One encounter and its conditions, all about that patient.
         assert!(events.len() >= 2, "{}", f.display());
         for (_, h) in &events {
-            assert_eq!(&h.subject, patient_key, "urn:uuid subject resolved to the patient");
+            assert_eq!(
+                &h.subject, patient_key,
+                "urn:uuid subject resolved to the patient"
+            );
         }
-        let visits: Vec<_> = events.iter().filter(|(k, _)| k.resource_type == "Encounter").collect();
+        let visits: Vec<_> = events
+            .iter()
+            .filter(|(k, _)| k.resource_type == "Encounter")
+            .collect();
         assert_eq!(visits.len(), 1);
-        assert_eq!(visits[0].1.kind, HealthEventKind::OutpatientVisit, "class AMB");
+        assert_eq!(
+            visits[0].1.kind,
+            HealthEventKind::OutpatientVisit,
+            "class AMB"
+        );
         assert_eq!(visits[0].1.occurred_on, date("2026-01-01"));
         assert_eq!(visits[0].1.summary, "Ambulatory visit");
         // Practitioner, Observations, DiagnosticReports, MedicationRequests.

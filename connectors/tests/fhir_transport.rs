@@ -16,9 +16,17 @@ fn connector(base: &str, extra: &str) -> FhirConnector {
     try_connector(base, extra).expect("valid connector")
 }
 
-fn try_connector(base: &str, extra: &str) -> Result<FhirConnector, connectors::config::ConfigError> {
+fn try_connector(
+    base: &str,
+    extra: &str,
+) -> Result<FhirConnector, connectors::config::ConfigError> {
+    let page_size = if extra.contains("page_size") {
+        ""
+    } else {
+        "page_size = 2\n"
+    };
     let text = format!(
-        "kind = \"fhir\"\nagency = \"ospedale-regina\"\nbase_url = \"{base}\"\npage_size = 2\ntimeout_ms = 1500\n{extra}"
+        "kind = \"fhir\"\nagency = \"ospedale-regina\"\nbase_url = \"{base}\"\n{page_size}timeout_ms = 1500\n{extra}"
     );
     let instance: InstanceConfig = toml::from_str(&text).expect("toml");
     let KindConfig::Fhir(cfg) = &instance.kind else {
@@ -45,10 +53,17 @@ fn encounter(id: &str, patient: &str, at: &str) -> Value {
 async fn hospital(auth: PeerAuth) -> FhirPeer {
     let peer = FhirPeer::start(auth).await.expect("peer");
     for i in 1..=5 {
-        peer.put_raw(patient(&format!("p{i}"), &format!("2026-01-0{i}T10:00:00Z")));
+        peer.put_raw(patient(
+            &format!("p{i}"),
+            &format!("2026-01-0{i}T10:00:00Z"),
+        ));
     }
     for i in 1..=3 {
-        peer.put_raw(encounter(&format!("e{i}"), &format!("p{i}"), &format!("2026-01-0{i}T12:00:00Z")));
+        peer.put_raw(encounter(
+            &format!("e{i}"),
+            &format!("p{i}"),
+            &format!("2026-01-0{i}T12:00:00Z"),
+        ));
     }
     peer
 }
@@ -87,17 +102,28 @@ async fn run(c: &FhirConnector, cursor: Option<&str>) -> Result<Run, FetchError>
 fn ids(items: &[RawItem]) -> Vec<String> {
     items
         .iter()
-        .map(|i| format!("{}/{}", i.resource_type, i.external_id.as_deref().unwrap_or("?")))
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i.resource_type,
+                i.external_id.as_deref().unwrap_or("?")
+            )
+        })
         .collect()
 }
 
 fn instant(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("instant").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("instant")
+        .with_timezone(&Utc)
 }
 
 fn transient(e: FetchError) -> (String, Option<Duration>) {
     match e {
-        FetchError::Transient { reason, retry_after } => (reason, retry_after),
+        FetchError::Transient {
+            reason,
+            retry_after,
+        } => (reason, retry_after),
         other => panic!("transient expected, got {other:?}"),
     }
 }
@@ -119,7 +145,16 @@ async fn a_first_run_pages_through_every_type_in_order() {
     let r = run(&c, None).await.expect("run");
     assert_eq!(
         ids(&r.items),
-        ["Patient/p1", "Patient/p2", "Patient/p3", "Patient/p4", "Patient/p5", "Encounter/e1", "Encounter/e2", "Encounter/e3"]
+        [
+            "Patient/p1",
+            "Patient/p2",
+            "Patient/p3",
+            "Patient/p4",
+            "Patient/p5",
+            "Encounter/e1",
+            "Encounter/e2",
+            "Encounter/e3"
+        ]
     );
     // Patients: 3 pages of 2; encounters 2; conditions 1; consents 1.
     assert_eq!(r.pages, 7);
@@ -128,14 +163,28 @@ async fn a_first_run_pages_through_every_type_in_order() {
         "/fhir/Patient?_sort=_lastUpdated&_count=2",
         "no _lastUpdated filter without a cursor"
     );
-    assert!(peer.requests()[1].contains("_offset=2"), "the next link was followed");
-    assert!(peer.requests().iter().any(|r| r.starts_with("/fhir/Consent?")));
+    assert!(
+        peer.requests()[1].contains("_offset=2"),
+        "the next link was followed"
+    );
+    assert!(
+        peer.requests()
+            .iter()
+            .any(|r| r.starts_with("/fhir/Consent?"))
+    );
     // The totals grow as types are reached.
     assert_eq!(r.totals.first().copied().flatten(), Some(5));
     assert_eq!(r.totals.last().copied().flatten(), Some(8));
     // The cursor: the earliest search time less the margin, never in the future.
-    let hw = instant(r.high_water.as_deref().expect("a cursor at the end of the run"));
-    assert!(hw <= Utc::now() - CURSOR_MARGIN && hw >= before - CURSOR_MARGIN - chrono::TimeDelta::seconds(1));
+    let hw = instant(
+        r.high_water
+            .as_deref()
+            .expect("a cursor at the end of the run"),
+    );
+    assert!(
+        hw <= Utc::now() - CURSOR_MARGIN
+            && hw >= before - CURSOR_MARGIN - chrono::TimeDelta::seconds(1)
+    );
     // Every item maps (the payload is the resource).
     for i in &r.items {
         assert!(matches!(c.map(i), Mapped::Records(_)), "{}", i.payload);
@@ -156,43 +205,72 @@ async fn the_next_run_pulls_only_what_changed_since_the_cursor() {
     let e2: Value = serde_json::from_str(&second.items[1].payload).expect("json");
     assert_eq!(e2["meta"]["versionId"], "2", "the new version of e2");
     assert!(
-        peer.requests().iter().any(|r| r.contains(&format!(
-            "_lastUpdated=gt{}",
-            cursor.replace(':', "%3A")
-        ))),
+        peer.requests()
+            .iter()
+            .any(|r| r.contains(&format!("_lastUpdated=gt{}", cursor.replace(':', "%3A")))),
         "{:?}",
         peer.requests()
     );
 
     // A third run replays at most the last margin's writes, nothing older.
-    let third = run(&c, second.high_water.as_deref()).await.expect("third run");
-    assert!(ids(&third.items).iter().all(|i| i == "Patient/p6" || i == "Encounter/e2"));
+    let third = run(&c, second.high_water.as_deref())
+        .await
+        .expect("third run");
+    assert!(
+        ids(&third.items)
+            .iter()
+            .all(|i| i == "Patient/p6" || i == "Encounter/e2")
+    );
 }
 
 #[tokio::test]
 async fn a_patient_written_while_encounters_are_pulled_is_not_lost() {
     let peer = hospital(PeerAuth::Open).await;
-    let c = connector(&peer.base_url(), "page_size = 10\nresources = [\"Patient\", \"Encounter\"]");
+    let c = connector(
+        &peer.base_url(),
+        "page_size = 10\nresources = [\"Patient\", \"Encounter\"]",
+    );
     // The run pulls patients, then a patient is written, then encounters.
     let page = c.fetch(None, None).await.expect("patients");
     assert_eq!(page.items.len(), 5);
+    // Two minutes pass on the server between the two searches (more than the margin).
+    peer.advance_clock(Duration::from_secs(60));
     peer.put(patient("late", "ignored"));
     peer.put(encounter("e9", "late", "ignored"));
-    let page = c.fetch(None, page.next.as_deref()).await.expect("encounters");
-    assert_eq!(ids(&page.items).last().map(String::as_str), Some("Encounter/e9"));
+    peer.advance_clock(Duration::from_secs(60));
+    let page = c
+        .fetch(None, page.next.as_deref())
+        .await
+        .expect("encounters");
+    assert_eq!(
+        ids(&page.items).last().map(String::as_str),
+        Some("Encounter/e9")
+    );
     let cursor = page.high_water.expect("end of run");
     // The cursor is below the patient search, so the late patient comes next time.
     let next = run(&c, Some(&cursor)).await.expect("next run");
-    assert!(ids(&next.items).contains(&"Patient/late".to_string()), "{:?}", ids(&next.items));
+    assert!(
+        ids(&next.items).contains(&"Patient/late".to_string()),
+        "{:?}",
+        ids(&next.items)
+    );
 }
 
 #[tokio::test]
 async fn a_stored_cursor_that_is_not_an_instant_is_permanent() {
     let peer = hospital(PeerAuth::Open).await;
     let c = connector(&peer.base_url(), "");
-    let why = permanent(c.fetch(Some("yesterday"), None).await.expect_err("bad cursor"));
+    let why = permanent(
+        c.fetch(Some("yesterday"), None)
+            .await
+            .expect_err("bad cursor"),
+    );
     assert!(why.contains("not an instant"));
-    let why = permanent(c.fetch(None, Some("{\"type\":\"Observation\"}")).await.expect_err("bad token"));
+    let why = permanent(
+        c.fetch(None, Some("{\"type\":\"Observation\"}"))
+            .await
+            .expect_err("bad token"),
+    );
     assert!(why.contains("next token"));
 }
 
@@ -202,7 +280,9 @@ async fn a_stored_cursor_that_is_not_an_instant_is_permanent() {
 async fn too_many_requests_is_transient_with_the_servers_retry_after_in_seconds() {
     let peer = hospital(PeerAuth::Open).await;
     let c = connector(&peer.base_url(), "");
-    peer.fail_next(Fault::TooManyRequests { retry_after: "7".into() });
+    peer.fail_next(Fault::TooManyRequests {
+        retry_after: "7".into(),
+    });
     let (reason, wait) = transient(c.fetch(None, None).await.expect_err("429"));
     assert!(reason.contains("429"), "{reason}");
     assert_eq!(wait, Some(Duration::from_secs(7)));
@@ -214,11 +294,16 @@ async fn too_many_requests_is_transient_with_the_servers_retry_after_in_seconds(
 async fn too_many_requests_with_an_http_date_waits_until_that_date() {
     let peer = hospital(PeerAuth::Open).await;
     let c = connector(&peer.base_url(), "");
-    let at = (Utc::now() + chrono::TimeDelta::seconds(90)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let at = (Utc::now() + chrono::TimeDelta::seconds(90))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
     peer.fail_next(Fault::TooManyRequests { retry_after: at });
     let (_, wait) = transient(c.fetch(None, None).await.expect_err("429"));
     let wait = wait.expect("retry-after");
-    assert!(wait > Duration::from_secs(80) && wait <= Duration::from_secs(90), "{wait:?}");
+    assert!(
+        wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
+        "{wait:?}"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +321,15 @@ async fn server_errors_timeouts_and_bad_json_are_transient() {
         let (reason, wait) = transient(c.fetch(None, None).await.expect_err("fault"));
         assert!(reason.contains(expected), "{fault:?}: {reason}");
         assert_eq!(wait, None);
-        assert_eq!(c.fetch(None, None).await.expect("then it works").items.len(), 2, "{fault:?}");
+        assert_eq!(
+            c.fetch(None, None)
+                .await
+                .expect("then it works")
+                .items
+                .len(),
+            2,
+            "{fault:?}"
+        );
     }
 }
 
@@ -246,8 +339,15 @@ async fn a_fault_on_a_later_page_leaves_the_run_resumable_from_that_page() {
     let c = connector(&peer.base_url(), "");
     let first = c.fetch(None, None).await.expect("page 1");
     peer.fail_next(Fault::ServerError);
-    transient(c.fetch(None, first.next.as_deref()).await.expect_err("page 2 fails"));
-    let second = c.fetch(None, first.next.as_deref()).await.expect("page 2 again");
+    transient(
+        c.fetch(None, first.next.as_deref())
+            .await
+            .expect_err("page 2 fails"),
+    );
+    let second = c
+        .fetch(None, first.next.as_deref())
+        .await
+        .expect("page 2 again");
     assert_eq!(ids(&second.items), ["Patient/p3", "Patient/p4"]);
 }
 
@@ -276,7 +376,8 @@ async fn a_next_link_to_another_host_is_never_followed() {
     assert!(why.contains("another origin (http://127.0.0.2:"), "{why}");
     // A forged token pointing elsewhere is refused as well, before any request.
     let before = peer.requests().len();
-    let forged = json!({"type": "Patient", "url": "http://127.0.0.2:9/fhir/Patient?_offset=2"}).to_string();
+    let forged =
+        json!({"type": "Patient", "url": "http://127.0.0.2:9/fhir/Patient?_offset=2"}).to_string();
     permanent(c.fetch(None, Some(&forged)).await.expect_err("forged"));
     assert_eq!(peer.requests().len(), before);
 }
@@ -289,7 +390,10 @@ async fn a_server_that_is_down_is_transient() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let c = connector(&base, "");
     let (reason, _) = transient(c.fetch(None, None).await.expect_err("down"));
-    assert!(reason.contains("cannot connect") || reason.contains("failed"), "{reason}");
+    assert!(
+        reason.contains("cannot connect") || reason.contains("failed"),
+        "{reason}"
+    );
 }
 
 // -------------------------------------------------------- bearer tokens ----
@@ -302,9 +406,15 @@ async fn a_static_bearer_token_is_sent_and_reread_after_a_401() {
     std::fs::write(&file, "s3cret-1\n").expect("write");
     let c = connector(
         &peer.base_url(),
-        &format!("[auth]\ntype = \"bearer\"\ntoken = {{ file = \"{}\" }}\n", file.display()),
+        &format!(
+            "[auth]\ntype = \"bearer\"\ntoken = {{ file = \"{}\" }}\n",
+            file.display()
+        ),
     );
-    assert_eq!(c.fetch(None, None).await.expect("authorized").items.len(), 2);
+    assert_eq!(
+        c.fetch(None, None).await.expect("authorized").items.len(),
+        2
+    );
 
     // The server rotates its token and so does the file: one 401, then it works.
     peer.set_auth(PeerAuth::Bearer("s3cret-2".into()));
@@ -323,7 +433,11 @@ async fn without_credentials_a_401_is_permanent_at_once() {
     let c = connector(&peer.base_url(), "");
     let why = permanent(c.fetch(None, None).await.expect_err("refused"));
     assert!(why.contains("401"), "{why}");
-    assert_eq!(peer.requests().len(), 1, "no retry without a token to renew");
+    assert_eq!(
+        peer.requests().len(),
+        1,
+        "no retry without a token to renew"
+    );
 }
 
 // ---------------------------------------------------------------- SMART ----
@@ -372,13 +486,20 @@ async fn smart_backend_services_with_es384_works_and_renews_before_expiry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("key.pem");
     std::fs::write(&file, &key.pem).expect("write");
-    let c = connector(&peer.base_url(), &smart_config(&peer, &file, "ec-1", "ES384"));
+    let c = connector(
+        &peer.base_url(),
+        &smart_config(&peer, &file, "ec-1", "ES384"),
+    );
     c.fetch(None, None).await.expect("first");
     c.fetch(None, None).await.expect("cached");
     assert_eq!(peer.token_requests(), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     c.fetch(None, None).await.expect("renewed before expiry");
-    assert_eq!(peer.token_requests(), 2, "renewed shortly before expires_in");
+    assert_eq!(
+        peer.token_requests(),
+        2,
+        "renewed shortly before expires_in"
+    );
 }
 
 #[tokio::test]
@@ -391,9 +512,19 @@ async fn an_assertion_signed_with_an_unregistered_key_is_refused_and_permanent()
     std::fs::write(&file, &impostor.pem).expect("write");
     let c = connector(&peer.base_url(), &smart_config(&peer, &file, "k1", "RS384"));
     let why = permanent(c.fetch(None, None).await.expect_err("refused"));
-    assert!(why.contains("token endpoint refused the client") && why.contains("invalid_client"), "{why}");
-    assert!(peer.refused_assertions()[0].contains("InvalidSignature"), "{:?}", peer.refused_assertions());
-    assert!(peer.requests().is_empty(), "no FHIR request without a token");
+    assert!(
+        why.contains("token endpoint refused the client") && why.contains("invalid_client"),
+        "{why}"
+    );
+    assert!(
+        peer.refused_assertions()[0].contains("InvalidSignature"),
+        "{:?}",
+        peer.refused_assertions()
+    );
+    assert!(
+        peer.requests().is_empty(),
+        "no FHIR request without a token"
+    );
 }
 
 /// The peer's checks are real: a hand-made assertion with a wrong audience,
@@ -412,7 +543,10 @@ async fn the_peer_checks_audience_issuer_expiry_and_replay() {
         let jwt = jsonwebtoken::encode(&h, &claims, &enc).expect("sign");
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
-            .append_pair("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            .append_pair(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
             .append_pair("client_assertion", &jwt)
             .finish();
         let req = http
@@ -445,12 +579,21 @@ async fn the_peer_checks_audience_issuer_expiry_and_replay() {
 #[tokio::test]
 async fn signals_must_name_real_reasons_urgencies_and_roles() {
     let extra = "refer_to = \"polo-nord\"\n[[signals]]\nsystem = \"http://snomed.info/sct\"\ncode = \"95930005\"\nreason = \"DOMESTIC_VIOLENCE\"\nurgency = \"SOON\"\n";
-    let err = try_connector("http://127.0.0.1:1/fhir", extra).err().expect("bad urgency");
+    let err = try_connector("http://127.0.0.1:1/fhir", extra)
+        .err()
+        .expect("bad urgency");
     assert_eq!(err.key, "connectors.hospital.signals[0].urgency");
-    let extra = extra.replace("SOON", "IMMEDIATE").replace("DOMESTIC_VIOLENCE", "VIOLENCE");
-    let err = try_connector("http://127.0.0.1:1/fhir", &extra).err().expect("bad reason");
+    let extra = extra
+        .replace("SOON", "IMMEDIATE")
+        .replace("DOMESTIC_VIOLENCE", "VIOLENCE");
+    let err = try_connector("http://127.0.0.1:1/fhir", &extra)
+        .err()
+        .expect("bad reason");
     assert_eq!(err.key, "connectors.hospital.signals[0].reason");
-    let ok = extra.replace("VIOLENCE\"", "DOMESTIC_VIOLENCE\"\nsubject_role = \"MOTHER\"");
+    let ok = extra.replace(
+        "VIOLENCE\"",
+        "DOMESTIC_VIOLENCE\"\nsubject_role = \"MOTHER\"",
+    );
     assert!(try_connector("http://127.0.0.1:1/fhir", &ok).is_ok());
 }
 
@@ -462,19 +605,23 @@ async fn a_missing_or_wrong_private_key_is_named_at_start() {
         "[auth]\ntype = \"smart-backend\"\ntoken_url = \"http://127.0.0.1:1/token\"\nclient_id = \"c\"\nprivate_key = {{ file = \"{}\" }}\nkey_id = \"k\"\nalg = \"ES384\"\n",
         file.display()
     );
-    let err = try_connector("http://127.0.0.1:1/fhir", &auth).err().expect("missing key");
+    let err = try_connector("http://127.0.0.1:1/fhir", &auth)
+        .err()
+        .expect("missing key");
     assert_eq!(err.key, "connectors.hospital.auth.private_key");
     assert!(err.message.contains("absent.pem"));
     // An RSA key where ES384 is configured.
     std::fs::write(&file, TestKey::rs384("k").pem).expect("write");
-    let err = try_connector("http://127.0.0.1:1/fhir", &auth).err().expect("wrong kind of key");
+    let err = try_connector("http://127.0.0.1:1/fhir", &auth)
+        .err()
+        .expect("wrong kind of key");
     assert_eq!(err.key, "connectors.hospital.auth.private_key");
     assert!(!err.message.contains("BEGIN"), "never the key itself");
 }
 
 #[tokio::test]
 async fn the_upstream_is_the_normalised_base_url() {
-    let c = connector("HTTP://LocalHost:80/fhir/", "");
+    let c = connector("http://LocalHost:80/fhir/", "");
     assert_eq!(c.upstream(), "http://localhost/fhir");
     assert_eq!(c.kind(), "fhir");
 }

@@ -107,7 +107,9 @@ impl Auth {
                     }
                 };
                 let key = match alg {
-                    Algorithm::RS384 | Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
+                    Algorithm::RS384 | Algorithm::RS256 => {
+                        EncodingKey::from_rsa_pem(pem.as_bytes())
+                    }
                     _ => EncodingKey::from_ec_pem(pem.as_bytes()),
                 }
                 .map_err(|_| {
@@ -117,7 +119,10 @@ impl Auth {
                     )
                 })?;
                 if client_id.trim().is_empty() {
-                    return Err(invalid(format!("{prefix}.auth.client_id"), "must not be empty"));
+                    return Err(invalid(
+                        format!("{prefix}.auth.client_id"),
+                        "must not be empty",
+                    ));
                 }
                 let smart = Smart {
                     token_url: token_url.clone(),
@@ -129,9 +134,9 @@ impl Auth {
                     cached: Mutex::new(None),
                 };
                 // Sign once now, so a key of the wrong kind fails at start.
-                smart
-                    .assertion()
-                    .map_err(|_| invalid(&key_name, format!("cannot sign {alg:?} with this key")))?;
+                smart.assertion().map_err(|_| {
+                    invalid(&key_name, format!("cannot sign {alg:?} with this key"))
+                })?;
                 Auth::Smart(Box::new(smart))
             }
         })
@@ -205,7 +210,10 @@ impl Smart {
             .finish();
         let response = http
             .post(&self.token_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body)
             .send()
@@ -231,10 +239,14 @@ impl Smart {
             )));
         }
         let Some(t) = parsed else {
-            return Err(FetchError::transient("token endpoint sent a body that is not JSON"));
+            return Err(FetchError::transient(
+                "token endpoint sent a body that is not JSON",
+            ));
         };
         let Some(token) = t.access_token.filter(|t| !t.is_empty()) else {
-            return Err(FetchError::Permanent("token endpoint sent no access_token".into()));
+            return Err(FetchError::Permanent(
+                "token endpoint sent no access_token".into(),
+            ));
         };
         if let Some(tt) = &t.token_type
             && !tt.eq_ignore_ascii_case("bearer")

@@ -71,7 +71,8 @@ pub fn bundle_items(json: &str) -> Result<Vec<RawItem>, BundleError> {
 }
 
 pub(crate) fn read_bundle(json: &str) -> Result<ReadBundle, BundleError> {
-    let value: Value = serde_json::from_str(json).map_err(|e| BundleError::NotJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let Value::Object(mut bundle) = value else {
         return Err(BundleError::NotABundle("the JSON is not an object".into()));
     };
@@ -87,14 +88,19 @@ pub(crate) fn read_bundle(json: &str) -> Result<ReadBundle, BundleError> {
         Some(Value::String(t)) => {
             return Err(malformed(
                 "type",
-                format!("`{t}` is not read (transaction, batch, collection, searchset, history, document)"),
+                format!(
+                    "`{t}` is not read (transaction, batch, collection, searchset, history, document)"
+                ),
             ));
         }
         _ => return Err(malformed("type", "missing")),
     }
     let total = match bundle.get("total") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| malformed("total", "not an unsigned integer"))?),
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| malformed("total", "not an unsigned integer"))?,
+        ),
     };
     let next = match bundle.get("link") {
         None | Some(Value::Null) => None,
@@ -136,7 +142,9 @@ pub(crate) fn read_bundle(json: &str) -> Result<ReadBundle, BundleError> {
             },
         };
         if full_url.starts_with("urn:") {
-            targets.entry(full_url.to_string()).or_insert(format!("{rtype}/{id}"));
+            targets
+                .entry(full_url.to_string())
+                .or_insert(format!("{rtype}/{id}"));
         }
     }
 
@@ -187,7 +195,9 @@ fn urn_id(full_url: &str) -> Option<String> {
         .or_else(|| full_url.strip_prefix("urn:oid:"))?;
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
     ok.then(|| id.to_ascii_lowercase())
 }
 
@@ -195,7 +205,9 @@ fn urn_id(full_url: &str) -> Option<String> {
 fn resolve_references(v: &mut Value, targets: &HashMap<String, String>) {
     match v {
         Value::Object(map) => resolve_in_object(map, targets),
-        Value::Array(items) => items.iter_mut().for_each(|i| resolve_references(i, targets)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| resolve_references(i, targets)),
         _ => {}
     }
 }
@@ -220,5 +232,7 @@ fn last_updated(v: &Value) -> Option<DateTime<Utc>> {
 
 fn meta_last_updated(meta: &Value) -> Option<DateTime<Utc>> {
     let s = meta.get("lastUpdated")?.as_str()?;
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }

@@ -14,26 +14,22 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime as ChronoDateTime, NaiveDate, Utc};
-use entities::enums::{
-    ConsentGiver, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency,
-};
+use entities::enums::{ConsentGiver, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency};
 use fhir_sdk::r4b::codes::{
     AddressUse, AdministrativeGender, ConditionVerificationStatus, ConsentProvisionType,
     ConsentState, ContactPointSystem, ContactPointUse, EncounterStatus, NameUse,
 };
 use fhir_sdk::r4b::resources::{Condition, Consent, Encounter, Organization, Patient, Resource};
+use fhir_sdk::r4b::resources::{ConditionOnset, ConsentSource};
 use fhir_sdk::r4b::types::{
     Address, CodeableConcept, Coding, ContactPoint, HumanName, Identifier, Meta, Reference,
 };
-use fhir_sdk::r4b::resources::{ConditionOnset, ConsentSource};
 use fhir_sdk::{Date, DateTime, Instant};
 use policy::{ACT_REASON_SYSTEM, AgencyKind, DataClass, Purpose};
 use serde::Deserialize;
 
 use crate::connector::{Mapped, RawItem};
-use crate::model::{
-    ConsentIn, ExternalKey, HealthEventIn, Inbound, PersonIn, Record, ReferralIn,
-};
+use crate::model::{ConsentIn, ExternalKey, HealthEventIn, Inbound, PersonIn, Record, ReferralIn};
 
 /// Identifier systems read as the Italian codice fiscale: HL7 Italia's
 /// NamingSystem URI, the same with https, and the OID of the Ministry of
@@ -96,7 +92,8 @@ impl MapContext {
     /// as written, trimmed of a trailing slash).
     pub fn new(base_url: &str, signals: Vec<Signal>) -> MapContext {
         MapContext {
-            system: normalise_base(base_url).unwrap_or_else(|| base_url.trim_end_matches('/').to_string()),
+            system: normalise_base(base_url)
+                .unwrap_or_else(|| base_url.trim_end_matches('/').to_string()),
             signals,
         }
     }
@@ -150,17 +147,20 @@ pub fn map_item(ctx: &MapContext, item: &RawItem) -> Mapped {
         Some(_) => return Mapped::Rejected("resourceType is not a string".into()),
         None => return Mapped::Rejected("not a FHIR resource: it has no resourceType".into()),
     };
-    let result = match rtype.as_str() {
-        "Patient" => parse::<Patient>(&item.payload, "Patient").and_then(|p| patient(ctx, item, &p)),
-        "Encounter" => {
-            parse::<Encounter>(&item.payload, "Encounter").and_then(|e| encounter(ctx, item, &e))
-        }
-        "Condition" => {
-            parse::<Condition>(&item.payload, "Condition").and_then(|c| condition(ctx, item, &c))
-        }
-        "Consent" => parse::<Consent>(&item.payload, "Consent").and_then(|c| consent(ctx, item, &c)),
-        other => return Mapped::Skipped(format!("{other} is not mapped")),
-    };
+    let result =
+        match rtype.as_str() {
+            "Patient" => {
+                parse::<Patient>(&item.payload, "Patient").and_then(|p| patient(ctx, item, &p))
+            }
+            "Encounter" => parse::<Encounter>(&item.payload, "Encounter")
+                .and_then(|e| encounter(ctx, item, &e)),
+            "Condition" => parse::<Condition>(&item.payload, "Condition")
+                .and_then(|c| condition(ctx, item, &c)),
+            "Consent" => {
+                parse::<Consent>(&item.payload, "Consent").and_then(|c| consent(ctx, item, &c))
+            }
+            other => return Mapped::Skipped(format!("{other} is not mapped")),
+        };
     match result {
         Ok(m) => m,
         Err(reason) => Mapped::Rejected(format!("{rtype}: {reason}")),
@@ -192,7 +192,11 @@ fn own_key(
         .or_else(|| item.external_id.clone().filter(|s| !s.trim().is_empty()))
         .or_else(|| {
             identifiers.iter().flatten().find_map(|i| {
-                Some(format!("{}|{}", nonempty(i.system.as_deref())?, nonempty(i.value.as_deref())?))
+                Some(format!(
+                    "{}|{}",
+                    nonempty(i.system.as_deref())?,
+                    nonempty(i.value.as_deref())?
+                ))
             })
         })
         .ok_or("has no id, no fullUrl and no identifier: it cannot be keyed")?;
@@ -281,7 +285,9 @@ fn type_position(segments: &[&str]) -> Option<usize> {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 fn nonempty(s: Option<&str>) -> Option<&str> {
@@ -298,14 +304,19 @@ fn patient(ctx: &MapContext, item: &RawItem, p: &Patient) -> MapResult {
     let mut identifiers = Vec::new();
     for (i, ident) in p.identifier.iter().enumerate() {
         let Some(ident) = ident else { continue };
-        let (Some(system), Some(value)) =
-            (nonempty(ident.system.as_deref()), nonempty(ident.value.as_deref()))
-        else {
+        let (Some(system), Some(value)) = (
+            nonempty(ident.system.as_deref()),
+            nonempty(ident.value.as_deref()),
+        ) else {
             continue;
         };
         let system = system.trim_end_matches('/');
         if FISCAL_CODE_SYSTEMS.contains(&system) {
-            let code: String = value.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+            let code: String = value
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_uppercase();
             if code.len() != 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(format!(
                     "identifier[{i}] has the codice fiscale system but is not 16 letters and digits"
@@ -379,23 +390,31 @@ fn person_name(names: &[Option<HumanName>]) -> Result<(String, String), String> 
     let mut reason = "has no name (name.given and name.family, or name.text)".to_string();
     // The picked name first, then the others, until one is usable.
     for n in pick.into_iter().chain(current.iter().copied()) {
-        let given: Vec<&str> = n.given.iter().flatten().map(|g| g.trim()).filter(|g| !g.is_empty()).collect();
+        let given: Vec<&str> = n
+            .given
+            .iter()
+            .flatten()
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty())
+            .collect();
         let family = nonempty(n.family.as_deref());
         let (g, f) = match (given.is_empty(), family) {
             (false, Some(f)) => (given.join(" "), f.to_string()),
-            _ => match nonempty(n.text.as_deref()).and_then(|t| t.rsplit_once(char::is_whitespace)) {
-                Some((g, f)) if !g.trim().is_empty() && !f.trim().is_empty() => {
-                    (g.trim().to_string(), f.trim().to_string())
+            _ => {
+                match nonempty(n.text.as_deref()).and_then(|t| t.rsplit_once(char::is_whitespace)) {
+                    Some((g, f)) if !g.trim().is_empty() && !f.trim().is_empty() => {
+                        (g.trim().to_string(), f.trim().to_string())
+                    }
+                    _ => {
+                        reason = if family.is_none() {
+                            "name has no family name (name.family, or name.text with given and family)".into()
+                        } else {
+                            "name has no given name (name.given, or name.text with given and family)".into()
+                        };
+                        continue;
+                    }
                 }
-                _ => {
-                    reason = if family.is_none() {
-                        "name has no family name (name.family, or name.text with given and family)".into()
-                    } else {
-                        "name has no given name (name.given, or name.text with given and family)".into()
-                    };
-                    continue;
-                }
-            },
+            }
         };
         if g.chars().count() > 100 || f.chars().count() > 100 {
             return Err("name is longer than 100 characters".into());
@@ -410,7 +429,11 @@ fn to_naive(d: fhir_sdk::time::Date) -> Option<NaiveDate> {
 }
 
 /// The first current contact point of a kind, lowest rank first.
-fn contact(telecom: &[Option<ContactPoint>], kind: ContactPointSystem, max: usize) -> Option<String> {
+fn contact(
+    telecom: &[Option<ContactPoint>],
+    kind: ContactPointSystem,
+    max: usize,
+) -> Option<String> {
     let mut points: Vec<&ContactPoint> = telecom
         .iter()
         .flatten()
@@ -418,9 +441,11 @@ fn contact(telecom: &[Option<ContactPoint>], kind: ContactPointSystem, max: usiz
         .filter(|c| c.period.as_ref().is_none_or(|p| p.end.is_none()))
         .collect();
     points.sort_by_key(|c| c.rank.map_or(u32::MAX, |r| r.get()));
-    points
-        .into_iter()
-        .find_map(|c| nonempty(c.value.as_deref()).filter(|v| v.chars().count() <= max).map(str::to_string))
+    points.into_iter().find_map(|c| {
+        nonempty(c.value.as_deref())
+            .filter(|v| v.chars().count() <= max)
+            .map(str::to_string)
+    })
 }
 
 /// The home (else first current) address as one line, and its city.
@@ -439,7 +464,13 @@ fn home_address(addresses: &[Option<Address>]) -> (Option<String>, Option<String
         return (None, None);
     };
     let city = nonempty(a.city.as_deref()).map(str::to_string);
-    let mut parts: Vec<String> = a.line.iter().flatten().filter_map(|l| nonempty(Some(l))).map(str::to_string).collect();
+    let mut parts: Vec<String> = a
+        .line
+        .iter()
+        .flatten()
+        .filter_map(|l| nonempty(Some(l)))
+        .map(str::to_string)
+        .collect();
     let place = [nonempty(a.postal_code.as_deref()), city.as_deref()]
         .into_iter()
         .flatten()
@@ -461,13 +492,16 @@ fn home_address(addresses: &[Option<Address>]) -> (Option<String>, Option<String
 
 fn birth_place(p: &Patient) -> Option<String> {
     use fhir_sdk::r4b::types::ExtensionValue;
-    p.extension.iter().find(|e| e.url == BIRTH_PLACE_URL).and_then(|e| match &e.value {
-        Some(ExtensionValue::Address(a)) => nonempty(a.city.as_deref())
-            .or(nonempty(a.text.as_deref()))
-            .filter(|s| s.chars().count() <= 100)
-            .map(str::to_string),
-        _ => None,
-    })
+    p.extension
+        .iter()
+        .find(|e| e.url == BIRTH_PLACE_URL)
+        .and_then(|e| match &e.value {
+            Some(ExtensionValue::Address(a)) => nonempty(a.city.as_deref())
+                .or(nonempty(a.text.as_deref()))
+                .filter(|s| s.chars().count() <= 100)
+                .map(str::to_string),
+            _ => None,
+        })
 }
 
 /// `patient-citizenship`'s `code` (ISO 3166 country) as written.
@@ -499,9 +533,18 @@ fn languages(p: &Patient) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in comms {
         for coding in c.language.coding.iter().flatten() {
-            let Some(code) = nonempty(coding.code.as_deref()) else { continue };
-            let primary = code.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-            if primary.len() == 2 && primary.chars().all(|c| c.is_ascii_lowercase()) && !out.contains(&primary) {
+            let Some(code) = nonempty(coding.code.as_deref()) else {
+                continue;
+            };
+            let primary = code
+                .split(['-', '_'])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if primary.len() == 2
+                && primary.chars().all(|c| c.is_ascii_lowercase())
+                && !out.contains(&primary)
+            {
                 out.push(primary);
             }
         }
@@ -600,7 +643,12 @@ fn encounter(ctx: &MapContext, item: &RawItem, e: &Encounter) -> MapResult {
     }
     let matched: Vec<(&Signal, &Coding)> = codings
         .iter()
-        .flat_map(|c| ctx.signals.iter().filter(|s| signal_matches(s, c)).map(move |s| (s, *c)))
+        .flat_map(|c| {
+            ctx.signals
+                .iter()
+                .filter(|s| signal_matches(s, c))
+                .map(move |s| (s, *c))
+        })
         .collect();
     if let Some((first, _)) = matched.first() {
         let mut reasons: Vec<ReferralReason> = Vec::new();
@@ -707,10 +755,13 @@ fn condition(ctx: &MapContext, item: &RawItem, c: &Condition) -> MapResult {
                 && let Ok(status) = code.parse::<ConditionVerificationStatus>()
                 && matches!(
                     status,
-                    ConditionVerificationStatus::EnteredInError | ConditionVerificationStatus::Refuted
+                    ConditionVerificationStatus::EnteredInError
+                        | ConditionVerificationStatus::Refuted
                 )
             {
-                return Ok(Mapped::Skipped(format!("Condition verification status {code}")));
+                return Ok(Mapped::Skipped(format!(
+                    "Condition verification status {code}"
+                )));
             }
         }
     }
@@ -743,12 +794,17 @@ fn condition(ctx: &MapContext, item: &RawItem, c: &Condition) -> MapResult {
 /// server this pure mapping does not have).
 fn condition_kind(code: &CodeableConcept) -> HealthEventKind {
     for c in code.coding.iter().flatten() {
-        let (Some(system), Some(code)) = (nonempty(c.system.as_deref()), nonempty(c.code.as_deref())) else {
+        let (Some(system), Some(code)) =
+            (nonempty(c.system.as_deref()), nonempty(c.code.as_deref()))
+        else {
             continue;
         };
         let code = code.to_ascii_uppercase();
         if ICD10_SYSTEMS.contains(&system) {
-            if code.starts_with('S') || code.starts_with('T') || ("X85".."Y10").contains(&code.as_str()) {
+            if code.starts_with('S')
+                || code.starts_with('T')
+                || ("X85".."Y10").contains(&code.as_str())
+            {
                 return HealthEventKind::InjuryReport;
             }
             if code.starts_with('O') || ["Z33", "Z34", "Z3A"].iter().any(|p| code.starts_with(p)) {
@@ -778,7 +834,8 @@ fn condition_kind(code: &CodeableConcept) -> HealthEventKind {
 
 fn consent(ctx: &MapContext, item: &RawItem, c: &Consent) -> MapResult {
     let privacy = c.scope.coding.iter().flatten().any(|s| {
-        s.system.as_deref() == Some(CONSENT_SCOPE_SYSTEM) && s.code.as_deref() == Some("patient-privacy")
+        s.system.as_deref() == Some(CONSENT_SCOPE_SYSTEM)
+            && s.code.as_deref() == Some("patient-privacy")
     });
     if !privacy {
         return Ok(Mapped::Skipped(
@@ -786,7 +843,10 @@ fn consent(ctx: &MapContext, item: &RawItem, c: &Consent) -> MapResult {
         ));
     }
     if matches!(c.status, ConsentState::Draft | ConsentState::Proposed) {
-        return Ok(Mapped::Skipped(format!("Consent with status {} is not in force", c.status)));
+        return Ok(Mapped::Skipped(format!(
+            "Consent with status {} is not in force",
+            c.status
+        )));
     }
     let key = own_key(ctx, item, "Consent", c.id.as_ref(), &c.identifier)?;
     let subject = reference_key(
@@ -795,7 +855,10 @@ fn consent(ctx: &MapContext, item: &RawItem, c: &Consent) -> MapResult {
         "Patient",
         "patient",
     )?;
-    let provision = c.provision.as_ref().ok_or("has no provision: it grants nothing")?;
+    let provision = c
+        .provision
+        .as_ref()
+        .ok_or("has no provision: it grants nothing")?;
     if provision.r#type == Some(ConsentProvisionType::Deny) {
         return Err(
             "provision.type is deny: Rete records consents that grant; a refusal is a withdrawn grant (status inactive)"
@@ -811,11 +874,21 @@ fn consent(ctx: &MapContext, item: &RawItem, c: &Consent) -> MapResult {
 
     let mut data_classes = BTreeSet::new();
     let mut unknown = Vec::new();
-    for coding in provision.class.iter().chain(provision.security_label.iter()).flatten() {
+    for coding in provision
+        .class
+        .iter()
+        .chain(provision.security_label.iter())
+        .flatten()
+    {
         if coding.system.as_deref() != Some(DATA_CLASS_SYSTEM) {
             continue;
         }
-        match coding.code.as_deref().unwrap_or_default().parse::<DataClass>() {
+        match coding
+            .code
+            .as_deref()
+            .unwrap_or_default()
+            .parse::<DataClass>()
+        {
             Ok(dc) => {
                 data_classes.insert(dc.as_str().to_string());
             }
@@ -837,7 +910,10 @@ fn consent(ctx: &MapContext, item: &RawItem, c: &Consent) -> MapResult {
     let mut purposes = BTreeSet::new();
     for coding in provision.purpose.iter().flatten() {
         if coding.system.as_deref() == Some(ACT_REASON_SYSTEM)
-            && let Some(p) = coding.code.as_deref().and_then(Purpose::from_purpose_of_use)
+            && let Some(p) = coding
+                .code
+                .as_deref()
+                .and_then(Purpose::from_purpose_of_use)
         {
             purposes.insert(p.as_str().to_string());
         }
@@ -939,7 +1015,9 @@ fn recipients(c: &Consent) -> Result<(Vec<String>, Vec<String>), String> {
             _ => None,
         });
         let Some(org) = org else {
-            return Err(format!("provision.actor `#{local}` is not a contained Organization"));
+            return Err(format!(
+                "provision.actor `#{local}` is not a contained Organization"
+            ));
         };
         if let Some(v) = org.identifier.iter().flatten().find_map(|i| {
             (i.system.as_deref() == Some(AGENCY_SYSTEM))
@@ -949,12 +1027,17 @@ fn recipients(c: &Consent) -> Result<(Vec<String>, Vec<String>), String> {
             agencies.insert(v.to_string());
             continue;
         }
-        for t in org.r#type.iter().flatten().flat_map(|t| t.coding.iter().flatten()) {
+        for t in org
+            .r#type
+            .iter()
+            .flatten()
+            .flat_map(|t| t.coding.iter().flatten())
+        {
             if t.system.as_deref() == Some(AGENCY_KIND_SYSTEM) {
                 let code = t.code.as_deref().unwrap_or_default();
-                let kind: AgencyKind = code
-                    .parse()
-                    .map_err(|_| format!("contained Organization `#{local}` has an unknown agency kind `{code}`"))?;
+                let kind: AgencyKind = code.parse().map_err(|_| {
+                    format!("contained Organization `#{local}` has an unknown agency kind `{code}`")
+                })?;
                 kinds.insert(kind.as_str().to_string());
             }
         }
@@ -968,7 +1051,9 @@ fn recipients(c: &Consent) -> Result<(Vec<String>, Vec<String>), String> {
 /// recorded the consent; they do not change who gave it.
 fn consent_giver(c: &Consent) -> Result<ConsentGiver, String> {
     for p in c.performer.iter().flatten() {
-        let Some(text) = nonempty(p.reference.as_deref()) else { continue };
+        let Some(text) = nonempty(p.reference.as_deref()) else {
+            continue;
+        };
         if let Some(local) = text.strip_prefix('#') {
             let related = c.contained.iter().find_map(|x| match x {
                 Resource::RelatedPerson(r) if r.id.as_deref() == Some(local) => Some(r),

@@ -91,7 +91,8 @@ impl TestKey {
 
     /// A fresh P-384 key for ES384.
     pub fn es384(kid: &str) -> TestKey {
-        let pair = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).expect("EC key generation");
+        let pair =
+            EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).expect("EC key generation");
         let der = pair.to_pkcs8v1().expect("EC key encoding");
         Self::from_pkcs8(kid, Algorithm::ES384, der.as_ref())
     }
@@ -131,6 +132,14 @@ struct Inner {
     refused_assertions: Vec<String>,
     expires_in: u64,
     delay: Option<Duration>,
+    /// Added to the real clock: the server's "now".
+    clock: chrono::TimeDelta,
+}
+
+impl Inner {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock
+    }
 }
 
 struct Shared {
@@ -179,6 +188,7 @@ impl FhirPeer {
                 refused_assertions: Vec::new(),
                 expires_in: 300,
                 delay: None,
+                clock: chrono::TimeDelta::zero(),
             }),
         });
         let app = Router::new()
@@ -206,18 +216,26 @@ impl FhirPeer {
     /// of the same type and id. Returns the stored resource.
     pub fn put(&self, mut resource: Value) -> Value {
         let mut inner = self.shared.lock();
-        let rtype = resource["resourceType"].as_str().unwrap_or_default().to_string();
+        let rtype = resource["resourceType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let id = resource["id"].as_str().unwrap_or_default().to_string();
         let old = inner
             .resources
             .iter()
             .position(|r| r["resourceType"] == rtype.as_str() && r["id"] == id.as_str());
         let version = old
-            .and_then(|i| inner.resources[i]["meta"]["versionId"].as_str()?.parse::<u64>().ok())
+            .and_then(|i| {
+                inner.resources[i]["meta"]["versionId"]
+                    .as_str()?
+                    .parse::<u64>()
+                    .ok()
+            })
             .unwrap_or(0)
             + 1;
         // Strictly later than anything stored, as a server's clock would be.
-        let mut now = Utc::now();
+        let mut now = inner.now();
         if let Some(last) = inner.resources.iter().filter_map(last_updated).max()
             && now <= last
         {
@@ -275,6 +293,13 @@ impl FhirPeer {
         self.shared.lock().expires_in = seconds;
     }
 
+    /// Moves the server's clock (its `meta.lastUpdated` stamps and search
+    /// times) forward by `by`, as if that much time had passed.
+    pub fn advance_clock(&self, by: Duration) {
+        let mut inner = self.shared.lock();
+        inner.clock += chrono::TimeDelta::from_std(by).unwrap_or_default();
+    }
+
     /// Changes how clients must authenticate.
     pub fn set_auth(&self, auth: PeerAuth) {
         self.shared.lock().auth = auth;
@@ -283,7 +308,9 @@ impl FhirPeer {
 
 fn last_updated(r: &Value) -> Option<DateTime<Utc>> {
     let s = r["meta"]["lastUpdated"].as_str()?;
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn fhir_json(status: StatusCode, body: String) -> Response {
@@ -312,9 +339,11 @@ async fn search(
 ) -> Response {
     let (fault, delay) = {
         let mut inner = shared.lock();
-        inner
-            .requests
-            .push(uri.path_and_query().map(|p| p.to_string()).unwrap_or_default());
+        inner.requests.push(
+            uri.path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        );
         let authorized = match &inner.auth {
             PeerAuth::Open => true,
             PeerAuth::Bearer(t) => bearer(&headers).is_some_and(|b| b == *t),
@@ -339,11 +368,17 @@ async fn search(
         }
         Some(Fault::ServerError) => return outcome(StatusCode::INTERNAL_SERVER_ERROR, "boom"),
         Some(Fault::Status(s)) => {
-            return outcome(StatusCode::from_u16(s).unwrap_or(StatusCode::IM_A_TEAPOT), "as asked");
+            return outcome(
+                StatusCode::from_u16(s).unwrap_or(StatusCode::IM_A_TEAPOT),
+                "as asked",
+            );
         }
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
         Some(Fault::InvalidJson) => {
-            return fhir_json(StatusCode::OK, "<html><body>Service temporarily unavailable</body></html>".into());
+            return fhir_json(
+                StatusCode::OK,
+                "<html><body>Service temporarily unavailable</body></html>".into(),
+            );
         }
         Some(Fault::NotABundle) => return outcome(StatusCode::OK, "not a bundle"),
         Some(Fault::ForeignNextLink) => foreign_next = true,
@@ -351,13 +386,23 @@ async fn search(
     }
     let truncated = matches!(fault, Some(Fault::Truncated));
 
-    let count: usize = params.get("_count").and_then(|c| c.parse().ok()).unwrap_or(50).clamp(1, 1000);
-    let offset: usize = params.get("_offset").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let count: usize = params
+        .get("_count")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let offset: usize = params
+        .get("_offset")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let filter = params.get("_lastUpdated").cloned();
     let since = match filter.as_deref() {
         None => None,
         Some(f) => {
-            let Some(t) = f.strip_prefix("gt").and_then(|t| DateTime::parse_from_rfc3339(t).ok()) else {
+            let Some(t) = f
+                .strip_prefix("gt")
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            else {
                 return outcome(StatusCode::BAD_REQUEST, "_lastUpdated must be gt<instant>");
             };
             Some(t.with_timezone(&Utc))
@@ -365,7 +410,7 @@ async fn search(
     };
     let (bundle, now) = {
         let inner = shared.lock();
-        let now = Utc::now();
+        let now = inner.now();
         let mut matches: Vec<&Value> = inner
             .resources
             .iter()
@@ -402,7 +447,11 @@ async fn search(
         };
         let mut links = vec![json!({"relation": "self", "url": page_url(offset, "127.0.0.1")})];
         if offset + count < total {
-            let host = if foreign_next { "127.0.0.2" } else { "127.0.0.1" };
+            let host = if foreign_next {
+                "127.0.0.2"
+            } else {
+                "127.0.0.1"
+            };
             links.push(json!({"relation": "next", "url": page_url(offset + count, host)}));
         } else if foreign_next {
             links.push(json!({"relation": "next", "url": page_url(offset, "127.0.0.2")}));
@@ -455,7 +504,9 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
 }
 
 async fn token(State(shared): State<Arc<Shared>>, body: String) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
     let mut inner = shared.lock();
     inner.token_requests += 1;
     let PeerAuth::Smart { client_id, jwks } = inner.auth.clone() else {
@@ -499,11 +550,16 @@ async fn token(State(shared): State<Arc<Shared>>, body: String) -> Response {
 /// Checks a client assertion as a SMART server must; its `jti` when valid.
 fn check_assertion(jwt: &str, client_id: &str, jwks: &JwkSet, aud: &str) -> Result<String, String> {
     let header = jsonwebtoken::decode_header(jwt).map_err(|e| format!("bad header: {e}"))?;
-    if !matches!(header.alg, Algorithm::RS384 | Algorithm::ES384 | Algorithm::RS256 | Algorithm::ES256) {
+    if !matches!(
+        header.alg,
+        Algorithm::RS384 | Algorithm::ES384 | Algorithm::RS256 | Algorithm::ES256
+    ) {
         return Err(format!("alg {:?} not accepted", header.alg));
     }
     let kid = header.kid.ok_or("no kid")?;
-    let jwk = jwks.find(&kid).ok_or_else(|| format!("unknown kid {kid}"))?;
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| format!("unknown kid {kid}"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("bad registered key: {e}"))?;
     let mut v = Validation::new(header.alg);
     v.set_audience(&[aud]);
@@ -519,5 +575,8 @@ fn check_assertion(jwt: &str, client_id: &str, jwks: &JwkSet, aud: &str) -> Resu
     if claims.exp > Utc::now().timestamp() + 300 + 5 {
         return Err("exp is more than five minutes ahead".into());
     }
-    claims.jti.filter(|j| !j.is_empty()).ok_or_else(|| "no jti".into())
+    claims
+        .jti
+        .filter(|j| !j.is_empty())
+        .ok_or_else(|| "no jti".into())
 }

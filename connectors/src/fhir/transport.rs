@@ -95,7 +95,11 @@ pub fn format_cursor(t: DateTime<Utc>) -> String {
 }
 
 impl Transport {
-    pub(crate) fn new(prefix: &str, cfg: &FhirConfig, auth: Auth) -> Result<Transport, ConfigError> {
+    pub(crate) fn new(
+        prefix: &str,
+        cfg: &FhirConfig,
+        auth: Auth,
+    ) -> Result<Transport, ConfigError> {
         let base = cfg.base_url.trim().trim_end_matches('/').to_string();
         let parsed = url::Url::parse(&base)
             .map_err(|e| invalid(format!("{prefix}.base_url"), format!("is not a URL: {e}")))?;
@@ -112,9 +116,17 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("rete-connectors/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| invalid(format!("{prefix}.base_url"), format!("cannot build an HTTP client: {e}")))?;
+            .map_err(|e| {
+                invalid(
+                    format!("{prefix}.base_url"),
+                    format!("cannot build an HTTP client: {e}"),
+                )
+            })?;
         if cfg.resources.is_empty() {
-            return Err(invalid(format!("{prefix}.resources"), "must name at least one resource type"));
+            return Err(invalid(
+                format!("{prefix}.resources"),
+                "must name at least one resource type",
+            ));
         }
         Ok(Transport {
             http,
@@ -131,7 +143,11 @@ impl Transport {
     }
 
     /// Fetches one page (see [`crate::Connector::fetch`]).
-    pub(crate) async fn fetch(&self, cursor: Option<&str>, next: Option<&str>) -> Result<Page, FetchError> {
+    pub(crate) async fn fetch(
+        &self,
+        cursor: Option<&str>,
+        next: Option<&str>,
+    ) -> Result<Page, FetchError> {
         let mut pos = match next {
             None => {
                 if let Some(c) = cursor {
@@ -153,7 +169,9 @@ impl Transport {
             Some(token) => serde_json::from_str::<Position>(token)
                 .ok()
                 .filter(|p| self.resources.contains(&p.rtype))
-                .ok_or_else(|| FetchError::Permanent("the next token is not one this connector wrote".into()))?,
+                .ok_or_else(|| {
+                    FetchError::Permanent("the next token is not one this connector wrote".into())
+                })?,
         };
         let first_page = pos.url.is_none();
         let url = match &pos.url {
@@ -163,9 +181,10 @@ impl Transport {
 
         let (body, date) = self.get(&url, &pos.rtype).await?;
         let bundle = read_bundle(&body).map_err(|e| match e {
-            BundleError::NotJson(m) => {
-                FetchError::transient(format!("{} page: invalid or truncated JSON ({m})", pos.rtype))
-            }
+            BundleError::NotJson(m) => FetchError::transient(format!(
+                "{} page: invalid or truncated JSON ({m})",
+                pos.rtype
+            )),
             other => FetchError::Permanent(format!("{} page: {other}", pos.rtype)),
         })?;
 
@@ -195,7 +214,11 @@ impl Transport {
             pos.water = Some(pos.water.map_or(t, |w| w.min(t)));
         }
         pos.done_total += pos.type_total.unwrap_or(0);
-        let index = self.resources.iter().position(|r| r == &pos.rtype).unwrap_or(usize::MAX);
+        let index = self
+            .resources
+            .iter()
+            .position(|r| r == &pos.rtype)
+            .unwrap_or(usize::MAX);
         match self.resources.get(index.saturating_add(1)) {
             Some(next_type) => {
                 pos.rtype = next_type.clone();
@@ -211,7 +234,8 @@ impl Transport {
     }
 
     fn token(&self, pos: &Position) -> Result<String, FetchError> {
-        serde_json::to_string(pos).map_err(|e| FetchError::Permanent(format!("cannot write the next token: {e}")))
+        serde_json::to_string(pos)
+            .map_err(|e| FetchError::Permanent(format!("cannot write the next token: {e}")))
     }
 
     fn search_url(&self, rtype: &str, since: Option<&str>) -> Result<url::Url, FetchError> {
@@ -237,7 +261,8 @@ impl Transport {
     }
 
     fn same_origin(&self, link: &str) -> Result<url::Url, FetchError> {
-        let u = url::Url::parse(link).map_err(|_| FetchError::Permanent("the next link is not a URL".into()))?;
+        let u = url::Url::parse(link)
+            .map_err(|_| FetchError::Permanent("the next link is not a URL".into()))?;
         if u.origin() != self.origin {
             return Err(FetchError::Permanent(format!(
                 "the next link points at another origin ({}), which is never followed",
@@ -248,18 +273,25 @@ impl Transport {
     }
 
     /// GETs a page with auth; a 401/403 gets one fresh token and one retry.
-    async fn get(&self, url: &url::Url, rtype: &str) -> Result<(String, Option<DateTime<Utc>>), FetchError> {
+    async fn get(
+        &self,
+        url: &url::Url,
+        rtype: &str,
+    ) -> Result<(String, Option<DateTime<Utc>>), FetchError> {
         let what = format!("{rtype} search");
         let mut renewed = false;
         loop {
-            let mut req = self
-                .http
-                .get(url.clone())
-                .header(reqwest::header::ACCEPT, "application/fhir+json, application/json");
+            let mut req = self.http.get(url.clone()).header(
+                reqwest::header::ACCEPT,
+                "application/fhir+json, application/json",
+            );
             if let Some(h) = self.auth.header(&self.http, renewed).await? {
                 req = req.header(reqwest::header::AUTHORIZATION, h);
             }
-            let response = req.send().await.map_err(|e| classify_send_error(&e, &what))?;
+            let response = req
+                .send()
+                .await
+                .map_err(|e| classify_send_error(&e, &what))?;
             let status = response.status();
             tracing::debug!(resource = rtype, status = status.as_u16(), "fhir page");
             if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
@@ -272,7 +304,10 @@ impl Transport {
                     if renewed { " with a fresh token" } else { "" }
                 )));
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            if status == StatusCode::TOO_MANY_REQUESTS
+                || status.is_server_error()
+                || status == StatusCode::REQUEST_TIMEOUT
+            {
                 return Err(FetchError::Transient {
                     reason: format!("{what}: the server answered {status}"),
                     retry_after: retry_after(response.headers()),
@@ -284,7 +319,9 @@ impl Transport {
                 )));
             }
             if !status.is_success() {
-                return Err(FetchError::Permanent(format!("{what}: the server answered {status}")));
+                return Err(FetchError::Permanent(format!(
+                    "{what}: the server answered {status}"
+                )));
             }
             let date = response
                 .headers()
@@ -302,7 +339,11 @@ impl Transport {
 
 /// Reads a body up to `max` bytes; a body cut short is transient, one too
 /// large permanent.
-pub(crate) async fn read_capped(mut response: reqwest::Response, max: usize, what: &str) -> Result<Vec<u8>, FetchError> {
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u8>, FetchError> {
     let mut out = Vec::new();
     loop {
         match response.chunk().await {
@@ -339,7 +380,11 @@ pub(crate) fn classify_send_error(e: &reqwest::Error, what: &str) -> FetchError 
 
 /// `Retry-After` as delta-seconds or an HTTP date (a date in the past is 0).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -364,15 +409,25 @@ mod tests {
         let later = (Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
         h.insert(reqwest::header::RETRY_AFTER, later.parse().expect("header"));
         let got = retry_after(&h).expect("a date");
-        assert!(got > Duration::from_secs(100) && got <= Duration::from_secs(120), "{got:?}");
-        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().expect("header"));
+        assert!(
+            got > Duration::from_secs(100) && got <= Duration::from_secs(120),
+            "{got:?}"
+        );
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "soon".parse().expect("header"),
+        );
         assert_eq!(retry_after(&h), None);
     }
 
     #[test]
     fn cursors_have_a_fixed_width() {
-        let a = DateTime::parse_from_rfc3339("2026-01-01T10:00:05Z").expect("t").with_timezone(&Utc);
-        let b = DateTime::parse_from_rfc3339("2026-01-01T10:00:05.5+00:00").expect("t").with_timezone(&Utc);
+        let a = DateTime::parse_from_rfc3339("2026-01-01T10:00:05Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let b = DateTime::parse_from_rfc3339("2026-01-01T10:00:05.5+00:00")
+            .expect("t")
+            .with_timezone(&Utc);
         assert_eq!(format_cursor(a), "2026-01-01T10:00:05.000Z");
         assert_eq!(format_cursor(b), "2026-01-01T10:00:05.500Z");
         assert!(format_cursor(a) < format_cursor(b));
