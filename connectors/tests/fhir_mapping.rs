@@ -351,6 +351,7 @@ fn injury_and_pregnancy_chapters_give_their_kinds() {
     for (system, code, kind) in [
         (ICD10, "S06.0", HealthEventKind::InjuryReport),
         (ICD10, "T74.1", HealthEventKind::InjuryReport),
+        (ICD10, "T81.4", HealthEventKind::Other),
         (ICD10, "X85", HealthEventKind::InjuryReport),
         (ICD10, "O80", HealthEventKind::Pregnancy),
         (ICD10, "Z34.0", HealthEventKind::Pregnancy),

@@ -625,3 +625,14 @@ async fn the_upstream_is_the_normalised_base_url() {
     assert_eq!(c.upstream(), "http://localhost/fhir");
     assert_eq!(c.kind(), "fhir");
 }
+
+#[tokio::test]
+async fn a_resource_type_named_twice_is_refused() {
+    let err = try_connector(
+        "http://127.0.0.1:1/fhir",
+        "resources = [\"Patient\", \"Encounter\", \"Patient\"]",
+    )
+    .err()
+    .expect("twice");
+    assert_eq!(err.key, "connectors.hospital.resources[2]");
+}

@@ -801,10 +801,14 @@ fn condition_kind(code: &CodeableConcept) -> HealthEventKind {
         };
         let code = code.to_ascii_uppercase();
         if ICD10_SYSTEMS.contains(&system) {
-            if code.starts_with('S')
-                || code.starts_with('T')
-                || ("X85".."Y10").contains(&code.as_str())
-            {
+            // S00-T79: injury and poisoning (T80 on are complications of care
+            // and sequelae); X85-Y09: assault.
+            let t_injury = code
+                .strip_prefix('T')
+                .and_then(|r| r.get(..2))
+                .and_then(|d| d.parse::<u8>().ok())
+                .is_some_and(|d| d < 80);
+            if code.starts_with('S') || t_injury || ("X85".."Y10").contains(&code.as_str()) {
                 return HealthEventKind::InjuryReport;
             }
             if code.starts_with('O') || ["Z33", "Z34", "Z3A"].iter().any(|p| code.starts_with(p)) {

@@ -408,7 +408,7 @@ async fn search(
             Some(t.with_timezone(&Utc))
         }
     };
-    let (bundle, now) = {
+    let bundle = {
         let inner = shared.lock();
         let now = inner.now();
         let mut matches: Vec<&Value> = inner
@@ -456,17 +456,15 @@ async fn search(
         } else if foreign_next {
             links.push(json!({"relation": "next", "url": page_url(offset, "127.0.0.2")}));
         }
-        let bundle = json!({
+        json!({
             "resourceType": "Bundle",
             "type": "searchset",
             "meta": {"lastUpdated": now.to_rfc3339_opts(SecondsFormat::Millis, true)},
             "total": total,
             "link": links,
             "entry": entries,
-        });
-        (bundle, now)
+        })
     };
-    let _ = now;
     let mut text = bundle.to_string();
     if truncated {
         let mut cut = text.len() / 2;

@@ -128,6 +128,14 @@ impl Transport {
                 "must name at least one resource type",
             ));
         }
+        for (i, r) in cfg.resources.iter().enumerate() {
+            if cfg.resources[..i].contains(r) {
+                return Err(invalid(
+                    format!("{prefix}.resources[{i}]"),
+                    format!("`{r}` is named twice"),
+                ));
+            }
+        }
         Ok(Transport {
             http,
             origin: parsed.origin(),
