@@ -93,12 +93,12 @@ async fn a_sync_against_a_fhir_server_fills_the_hub_once(hub: TestHub) {
         1
     );
 
-    // Again: what the margin pulls again is unchanged.
+    // Again: nothing changed, nothing is pulled.
     let r = engine
         .run("hospital", Trigger::Manual, &NoProgress)
         .await
         .expect("run 2");
-    assert_eq!((r.created, r.updated), (0, 0));
+    assert_eq!((r.fetched, r.created, r.updated), (0, 0, 0));
 
     // The hospital corrects the encounter: its health event is updated.
     peer.put(encounter("Self-reported domestic violence (confirmed)"));
@@ -106,8 +106,8 @@ async fn a_sync_against_a_fhir_server_fills_the_hub_once(hub: TestHub) {
         .run("hospital", Trigger::Manual, &NoProgress)
         .await
         .expect("run 3");
-    assert_eq!(r.created, 0);
-    assert!(r.updated >= 1, "{r:?}");
+    assert_eq!((r.fetched, r.created), (1, 0));
+    assert_eq!(r.updated, 2, "the health event and the referral it raised");
     assert_eq!(
         hub.count("SELECT COUNT(*) FROM health_event WHERE summary LIKE '%(confirmed)'")
             .await,
