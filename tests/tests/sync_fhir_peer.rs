@@ -22,7 +22,7 @@ fn encounter(reason_display: &str) -> Value {
 async fn hospital_peer() -> FhirPeer {
     let peer = FhirPeer::start(PeerAuth::Open).await.expect("peer");
     peer.put(json!({"resourceType": "Patient", "id": "p1",
-        "identifier": [{"system": "http://hl7.it/sid/codiceFiscale", "value": "RSSNNA80A41L219X"}],
+        "identifier": [{"system": "http://hl7.it/sid/codiceFiscale", "value": "RSSNNA80A41L219D"}],
         "name": [{"family": "Rossi", "given": ["Anna"]}], "gender": "female", "birthDate": "1980-01-01"}));
     peer.put(encounter("Self-reported domestic violence"));
     peer.put(json!({"resourceType": "Condition", "id": "c1",
@@ -73,22 +73,22 @@ async fn a_sync_against_a_fhir_server_fills_the_hub_once(hub: TestHub) {
         r.rejections
     );
     assert_eq!(
-        hub.count("SELECT COUNT(*) FROM person WHERE fiscal_code = 'RSSNNA80A41L219X'")
+        hub.count("SELECT COUNT(*) FROM person WHERE fiscal_code = 'RSSNNA80A41L219D'")
             .await,
         1
     );
     assert_eq!(
-        hub.count("SELECT COUNT(*) FROM health_event h JOIN person p ON p.id = h.person_id WHERE p.fiscal_code = 'RSSNNA80A41L219X' AND h.kind IN ('ER_VISIT', 'INJURY_REPORT')")
+        hub.count("SELECT COUNT(*) FROM health_event h JOIN person p ON p.id = h.person_id WHERE p.fiscal_code = 'RSSNNA80A41L219D' AND h.kind IN ('ER_VISIT', 'INJURY_REPORT')")
             .await,
         2
     );
     assert_eq!(
-        hub.count("SELECT COUNT(*) FROM referral r JOIN referral_subject s ON s.referral_id = r.id JOIN person p ON p.id = s.person_id WHERE p.fiscal_code = 'RSSNNA80A41L219X' AND r.urgency = 'HIGH' AND s.role = 'MOTHER'")
+        hub.count("SELECT COUNT(*) FROM referral r JOIN referral_subject s ON s.referral_id = r.id JOIN person p ON p.id = s.person_id WHERE p.fiscal_code = 'RSSNNA80A41L219D' AND r.urgency = 'HIGH' AND s.role = 'MOTHER'")
             .await,
         1
     );
     assert_eq!(
-        hub.count("SELECT COUNT(*) FROM consent c JOIN person p ON p.id = c.subject_id WHERE p.fiscal_code = 'RSSNNA80A41L219X' AND c.withdrawn_at IS NULL")
+        hub.count("SELECT COUNT(*) FROM consent c JOIN person p ON p.id = c.subject_id WHERE p.fiscal_code = 'RSSNNA80A41L219D' AND c.withdrawn_at IS NULL")
             .await,
         1
     );
