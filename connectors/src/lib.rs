@@ -28,12 +28,12 @@ use config::{ConfigError, InstanceConfig, KindConfig};
 
 /// Builds the connector of a configured instance (reads its secrets).
 pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, ConfigError> {
-    Ok(match &config.kind {
-        KindConfig::Fhir(fhir) => Arc::new(fhir::FhirConnector::new(name, config, fhir)?),
-        KindConfig::Consultorio(c) => {
-            Arc::new(consultorio::ConsultorioConnector::new(name, config, c)?)
-        }
-    })
+    match &config.kind {
+        KindConfig::Consultorio(c) => Ok(Arc::new(consultorio::ConsultorioConnector::new(
+            name, config, c,
+        )?)),
+        KindConfig::Fhir(fhir) => Ok(Arc::new(fhir::FhirConnector::new(name, config, fhir)?)),
+    }
 }
 
 /// Builds the engine for every configured instance.
@@ -56,6 +56,7 @@ pub fn instances(
 /// export) into raw items; the error names what is wrong with the file.
 pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
     match &config.kind {
+        KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
         KindConfig::Fhir(_) => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;

@@ -92,7 +92,7 @@ fn anna() -> Value {
         "resourceType": "Patient", "id": "p1",
         "meta": {"versionId": "3", "lastUpdated": "2026-03-01T10:00:00Z"},
         "identifier": [
-            {"system": "http://hl7.it/sid/codiceFiscale", "value": "rssnna80a41l219x"},
+            {"system": "http://hl7.it/sid/codiceFiscale", "value": "rssnna80a41l219d"},
             {"system": "https://asl.example/mpi/", "value": "MPI-77"}
         ],
         "name": [{"use": "official", "family": "Rossi", "given": ["Anna", "Maria"]}],
@@ -115,7 +115,7 @@ fn a_codice_fiscale_identifier_becomes_the_fiscal_code_and_others_stay_identifie
     assert_eq!(r.key, key("Patient", "p1"));
     assert_eq!(r.version.as_deref(), Some("3"));
     let Inbound::Person(p) = r.body else { panic!() };
-    assert_eq!(p.fiscal_code.as_deref(), Some("RSSNNA80A41L219X"));
+    assert_eq!(p.fiscal_code.as_deref(), Some("RSSNNA80A41L219D"));
     assert_eq!(
         p.identifiers,
         vec![ExternalKey::new(
@@ -142,8 +142,8 @@ fn a_codice_fiscale_identifier_becomes_the_fiscal_code_and_others_stay_identifie
 fn the_fiscal_code_oid_is_read_too() {
     let mut a = anna();
     a["identifier"] =
-        json!([{"system": "urn:oid:2.16.840.1.113883.2.9.4.3.2", "value": "RSS NNA 80A41 L219X"}]);
-    assert_eq!(person(a).fiscal_code.as_deref(), Some("RSSNNA80A41L219X"));
+        json!([{"system": "urn:oid:2.16.840.1.113883.2.9.4.3.2", "value": "RSS NNA 80A41 L219D"}]);
+    assert_eq!(person(a).fiscal_code.as_deref(), Some("RSSNNA80A41L219D"));
 }
 
 #[test]
@@ -152,7 +152,19 @@ fn a_malformed_fiscal_code_is_rejected_not_used_for_matching() {
     a["identifier"][0]["value"] = json!("RSSNNA80");
     assert_eq!(
         rejected(map(a)),
-        "Patient: identifier[0] has the codice fiscale system but is not 16 letters and digits"
+        "Patient: identifier[0] has the codice fiscale system but is not one: it has 8 characters, not 16"
+    );
+    let mut a = anna();
+    a["identifier"][0]["value"] = json!("RSSNNA80A41L219X");
+    assert_eq!(
+        rejected(map(a)),
+        "Patient: identifier[0] has the codice fiscale system but is not one: it has a wrong check character (the 16th)"
+    );
+    let mut a = anna();
+    a["birthDate"] = json!("1980-01-02");
+    assert_eq!(
+        rejected(map(a)),
+        "Patient: the codice fiscale does not encode birthDate (one of them is wrong)"
     );
 }
 

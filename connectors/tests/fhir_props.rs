@@ -138,7 +138,7 @@ const STRINGS: &[&str] = &[
     "AMB",
     "IMP",
     "http://hl7.it/sid/codiceFiscale",
-    "RSSNNA80A41L219X",
+    "RSSNNA80A41L219D",
     "http://snomed.info/sct",
     "248062006",
     "http://hl7.org/fhir/sid/icd-10",

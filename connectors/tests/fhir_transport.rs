@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use connectors::config::{InstanceConfig, KindConfig};
+use connectors::fhir::FhirConnector;
 use connectors::fhir::peer::{Fault, FhirPeer, PeerAuth, TestKey};
-use connectors::fhir::{CURSOR_MARGIN, FhirConnector};
 use connectors::{Connector, FetchError, Mapped, RawItem};
 use serde_json::{Value, json};
 
@@ -89,8 +89,9 @@ async fn run(c: &FhirConnector, cursor: Option<&str>) -> Result<Run, FetchError>
         out.pages += 1;
         out.totals.push(page.total);
         out.items.extend(page.items);
+        // The engine keeps the last cursor given.
         if page.high_water.is_some() {
-            out.high_water = page.high_water.max(out.high_water);
+            out.high_water = page.high_water;
         }
         match page.next {
             Some(n) => next = Some(n),
@@ -110,12 +111,6 @@ fn ids(items: &[RawItem]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn instant(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("instant")
-        .with_timezone(&Utc)
 }
 
 fn transient(e: FetchError) -> (String, Option<Duration>) {
@@ -141,7 +136,6 @@ fn permanent(e: FetchError) -> String {
 async fn a_first_run_pages_through_every_type_in_order() {
     let peer = hospital(PeerAuth::Open).await;
     let c = connector(&peer.base_url(), "");
-    let before = Utc::now();
     let r = run(&c, None).await.expect("run");
     assert_eq!(
         ids(&r.items),
@@ -175,15 +169,13 @@ async fn a_first_run_pages_through_every_type_in_order() {
     // The totals grow as types are reached.
     assert_eq!(r.totals.first().copied().flatten(), Some(5));
     assert_eq!(r.totals.last().copied().flatten(), Some(8));
-    // The cursor: the earliest search time less the margin, never in the future.
-    let hw = instant(
-        r.high_water
-            .as_deref()
-            .expect("a cursor at the end of the run"),
-    );
-    assert!(
-        hw <= Utc::now() - CURSOR_MARGIN
-            && hw >= before - CURSOR_MARGIN - chrono::TimeDelta::seconds(1)
+    // The cursor: per type, the highest meta.lastUpdated seen, as written.
+    let cursor: Value =
+        serde_json::from_str(r.high_water.as_deref().expect("a cursor")).expect("json");
+    assert_eq!(
+        cursor,
+        json!({"Patient": "2026-01-05T10:00:00Z", "Encounter": "2026-01-03T12:00:00Z"}),
+        "no entry for the types that had nothing"
     );
     // Every item maps (the payload is the resource).
     for i in &r.items {
@@ -204,22 +196,40 @@ async fn the_next_run_pulls_only_what_changed_since_the_cursor() {
     assert_eq!(ids(&second.items), ["Patient/p6", "Encounter/e2"]);
     let e2: Value = serde_json::from_str(&second.items[1].payload).expect("json");
     assert_eq!(e2["meta"]["versionId"], "2", "the new version of e2");
-    assert!(
-        peer.requests()
-            .iter()
-            .any(|r| r.contains(&format!("_lastUpdated=gt{}", cursor.replace(':', "%3A")))),
-        "{:?}",
-        peer.requests()
+    // Each type asked from its own mark; the types that had nothing, whole.
+    let asked: Vec<String> = peer.requests().into_iter().skip(first.pages).collect();
+    assert_eq!(
+        asked,
+        [
+            "/fhir/Patient?_lastUpdated=gt2026-01-05T10%3A00%3A00Z&_sort=_lastUpdated&_count=2",
+            "/fhir/Encounter?_lastUpdated=gt2026-01-03T12%3A00%3A00Z&_sort=_lastUpdated&_count=2",
+            "/fhir/Condition?_sort=_lastUpdated&_count=2",
+            "/fhir/Consent?_sort=_lastUpdated&_count=2",
+        ]
     );
 
-    // A third run replays at most the last margin's writes, nothing older.
+    // Nothing changed since: a third run pulls nothing.
     let third = run(&c, second.high_water.as_deref())
         .await
         .expect("third run");
-    assert!(
-        ids(&third.items)
-            .iter()
-            .all(|i| i == "Patient/p6" || i == "Encounter/e2")
+    assert!(third.items.is_empty(), "{:?}", ids(&third.items));
+    assert_eq!(third.high_water, second.high_water);
+}
+
+#[tokio::test]
+async fn a_bare_instant_as_cursor_applies_to_every_type() {
+    let peer = hospital(PeerAuth::Open).await;
+    let c = connector(&peer.base_url(), "");
+    let r = run(&c, Some("2026-01-02T11:00:00Z")).await.expect("run");
+    assert_eq!(
+        ids(&r.items),
+        [
+            "Patient/p3",
+            "Patient/p4",
+            "Patient/p5",
+            "Encounter/e2",
+            "Encounter/e3"
+        ]
     );
 }
 
@@ -233,7 +243,7 @@ async fn a_patient_written_while_encounters_are_pulled_is_not_lost() {
     // The run pulls patients, then a patient is written, then encounters.
     let page = c.fetch(None, None).await.expect("patients");
     assert_eq!(page.items.len(), 5);
-    // Two minutes pass on the server between the two searches (more than the margin).
+    // Time passes on the server between the two searches.
     peer.advance_clock(Duration::from_secs(60));
     peer.put(patient("late", "ignored"));
     peer.put(encounter("e9", "late", "ignored"));
@@ -247,7 +257,7 @@ async fn a_patient_written_while_encounters_are_pulled_is_not_lost() {
         Some("Encounter/e9")
     );
     let cursor = page.high_water.expect("end of run");
-    // The cursor is below the patient search, so the late patient comes next time.
+    // The patients' mark is their own, so the late patient comes next time.
     let next = run(&c, Some(&cursor)).await.expect("next run");
     assert!(
         ids(&next.items).contains(&"Patient/late".to_string()),

@@ -57,10 +57,9 @@ pub(crate) struct ReadBundle {
     /// `link[relation=next].url`, as written.
     pub next: Option<String>,
     pub total: Option<u64>,
-    /// The greatest `meta.lastUpdated` of the entries' resources.
-    pub max_last_updated: Option<DateTime<Utc>>,
-    /// The Bundle's own `meta.lastUpdated` (a search's time at the server).
-    pub bundle_last_updated: Option<DateTime<Utc>>,
+    /// The greatest `meta.lastUpdated` of the entries' resources: the instant,
+    /// and the text as the server wrote it.
+    pub max_last_updated: Option<(DateTime<Utc>, String)>,
 }
 
 /// One [`RawItem`] per entry resource of a Bundle file (transaction, batch,
@@ -111,7 +110,6 @@ pub(crate) fn read_bundle(json: &str) -> Result<ReadBundle, BundleError> {
         }),
         Some(_) => return Err(malformed("link", "not an array")),
     };
-    let bundle_last_updated = bundle.get("meta").and_then(meta_last_updated);
     let entries = match bundle.remove("entry") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(entries)) => entries,
@@ -151,7 +149,6 @@ pub(crate) fn read_bundle(json: &str) -> Result<ReadBundle, BundleError> {
     let mut out = ReadBundle {
         next,
         total,
-        bundle_last_updated,
         ..ReadBundle::default()
     };
     for (i, entry) in entries.into_iter().enumerate() {
@@ -174,8 +171,10 @@ pub(crate) fn read_bundle(json: &str) -> Result<ReadBundle, BundleError> {
         if !targets.is_empty() {
             resolve_references(&mut resource, &targets);
         }
-        if let Some(t) = last_updated(&resource) {
-            out.max_last_updated = out.max_last_updated.max(Some(t));
+        if let Some(t) = last_updated(&resource)
+            && out.max_last_updated.as_ref().is_none_or(|(m, _)| t.0 > *m)
+        {
+            out.max_last_updated = Some(t);
         }
         let field = |k: &str| resource.get(k).and_then(Value::as_str).map(str::to_string);
         out.items.push(RawItem {
@@ -225,14 +224,9 @@ fn resolve_in_object(map: &mut Map<String, Value>, targets: &HashMap<String, Str
     }
 }
 
-/// `meta.lastUpdated` of a resource, when it is a valid instant.
-fn last_updated(v: &Value) -> Option<DateTime<Utc>> {
-    v.get("meta").and_then(meta_last_updated)
-}
-
-fn meta_last_updated(meta: &Value) -> Option<DateTime<Utc>> {
-    let s = meta.get("lastUpdated")?.as_str()?;
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+/// `meta.lastUpdated` of a resource, when it is a valid instant, with its text.
+fn last_updated(v: &Value) -> Option<(DateTime<Utc>, String)> {
+    let s = v.get("meta")?.get("lastUpdated")?.as_str()?;
+    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
+    Some((t, s.to_string()))
 }

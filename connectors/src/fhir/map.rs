@@ -29,6 +29,7 @@ use policy::{ACT_REASON_SYSTEM, AgencyKind, DataClass, Purpose};
 use serde::Deserialize;
 
 use crate::connector::{Mapped, RawItem};
+use crate::fiscal_code::FiscalCode;
 use crate::model::{ConsentIn, ExternalKey, HealthEventIn, Inbound, PersonIn, Record, ReferralIn};
 
 /// Identifier systems read as the Italian codice fiscale: HL7 Italia's
@@ -312,17 +313,14 @@ fn patient(ctx: &MapContext, item: &RawItem, p: &Patient) -> MapResult {
         };
         let system = system.trim_end_matches('/');
         if FISCAL_CODE_SYSTEMS.contains(&system) {
-            let code: String = value
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .to_uppercase();
-            if code.len() != 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!(
-                    "identifier[{i}] has the codice fiscale system but is not 16 letters and digits"
-                ));
-            }
-            if fiscal_code.as_ref().is_some_and(|f| f != &code) {
+            let spaced: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            let code = FiscalCode::parse(&spaced).map_err(|e| {
+                format!("identifier[{i}] has the codice fiscale system but is not one: it {e}")
+            })?;
+            if fiscal_code
+                .as_ref()
+                .is_some_and(|f: &FiscalCode| f != &code)
+            {
                 return Err(format!(
                     "identifier[{i}] is a second, different codice fiscale"
                 ));
@@ -347,13 +345,18 @@ fn patient(ctx: &MapContext, item: &RawItem, p: &Patient) -> MapResult {
         // A year or a month is not a birth date: matching would take it for one.
         _ => None,
     };
+    if let (Some(fc), Some(born)) = (&fiscal_code, birth_on)
+        && !fc.is_born_on(born)
+    {
+        return Err("the codice fiscale does not encode birthDate (one of them is wrong)".into());
+    }
     let (address, municipality) = home_address(&p.address);
     let person = PersonIn {
         given_name,
         family_name,
         birth_on,
         sex,
-        fiscal_code,
+        fiscal_code: fiscal_code.map(FiscalCode::into_string),
         identifiers,
         birth_place: birth_place(p),
         citizenship: citizenship(p),

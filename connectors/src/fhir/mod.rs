@@ -28,7 +28,6 @@ use crate::connector::{Connector, FetchError, Mapped, Page, RawItem};
 
 pub use bundle::{BundleError, bundle_items};
 pub use map::{MapContext, Signal, map_item, normalise_base};
-pub use transport::{CURSOR_MARGIN, format_cursor};
 
 /// A hospital's FHIR R4 server as a [`Connector`].
 pub struct FhirConnector {

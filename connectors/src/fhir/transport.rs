@@ -10,25 +10,30 @@
 //! follows redirects (a bearer token must not travel), and never logs a
 //! token or a payload.
 //!
-//! ## The cursor across resource types
+//! ## The cursor: one instant per resource type
 //!
-//! Types are pulled one after the other, so one timestamp must be safe for
-//! all of them: the next run asks for `_lastUpdated > cursor` for every type.
-//! The highest `meta.lastUpdated` seen is not safe: a Patient updated while
-//! the run pulled Encounters would fall below it and be missed. So the run's
-//! cursor is the earliest of the per-type search times, each the server's
-//! own clock when that type's first page was made (the Bundle's
-//! `meta.lastUpdated`, else the HTTP `Date` header; without either, the
-//! highest `meta.lastUpdated` of that type's resources), less
-//! [`CURSOR_MARGIN`] for writes still committing then. Anything changed
-//! after that moment is pulled again by the next run, which the engine's
-//! idempotency makes harmless. It is reported as `high_water` on the run's
-//! last page only, as a UTC instant with milliseconds (fixed width, so the
-//! engine's "greatest" is also the latest).
+//! The cursor the engine stores is a JSON object with, for each resource
+//! type, the highest `meta.lastUpdated` of that type seen so far, written as
+//! the server wrote it: `{"Encounter":"2026-03-01T10:00:00.120Z",
+//! "Patient":"2026-03-01T09:58:00Z"}`. Each type's next search asks for
+//! `_lastUpdated=gt` its own instant, so a run pulls exactly what changed
+//! (one instant for all types would be unsafe: a Patient written while a run
+//! pulls Encounters would fall below the Encounters' high mark and be
+//! missed). A type that had nothing yet has no entry and is pulled whole. A
+//! bare instant (`2026-03-01T00:00:00Z`, typed by an operator) applies to
+//! every type. The cursor is reported on every page, the types not reached
+//! yet keeping their old instant; the engine stores the last one when the
+//! run completes.
+//!
+//! Writes still committing while a search runs but stamped earlier than the
+//! instants seen would be missed; a FHIR server that stamps `lastUpdated` at
+//! commit (as HAPI does) has none.
 
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -41,12 +46,6 @@ use super::bundle::{BundleError, read_bundle};
 
 /// The largest page body read; a larger one is refused (lower `page_size`).
 const MAX_PAGE_BYTES: usize = 64 << 20;
-
-/// How far before a search time the next run starts again: a server stamps
-/// `meta.lastUpdated` when a write begins, so a write still committing when
-/// the search ran shows up later with an earlier stamp. The next run pulls
-/// those seconds again; the engine finds the replays unchanged.
-pub const CURSOR_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 pub(crate) struct Transport {
     http: reqwest::Client,
@@ -68,18 +67,10 @@ struct Position {
     /// The page to get; `None` for the type's first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     url: Option<String>,
-    /// The run's starting cursor (the `_lastUpdated` lower bound).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<String>,
-    /// The run's cursor so far: the earliest search time of the types done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    water: Option<DateTime<Utc>>,
-    /// This type's search time, from its first page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    searched: Option<DateTime<Utc>>,
-    /// The highest `meta.lastUpdated` of this type's resources so far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    seen_max: Option<DateTime<Utc>>,
+    /// The cursor so far: per type, the highest `meta.lastUpdated` seen (the
+    /// run's starting instant for the types not pulled yet).
+    #[serde(default)]
+    cursor: Cursor,
     /// Items the upstream announced for the types already done.
     #[serde(default)]
     done_total: u64,
@@ -88,10 +79,36 @@ struct Position {
     type_total: Option<u64>,
 }
 
-/// Formats a cursor: a UTC instant with milliseconds, truncated (never later
-/// than the instant, so nothing at the boundary is skipped).
-pub fn format_cursor(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// Resource type → highest `meta.lastUpdated` seen, as the server wrote it.
+type Cursor = BTreeMap<String, String>;
+
+fn instant(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads a stored cursor: this connector's JSON object, or one bare instant
+/// for every type.
+fn read_cursor(stored: &str, types: &[String]) -> Result<Cursor, FetchError> {
+    let bad = || {
+        FetchError::Permanent(format!(
+            "the stored cursor `{stored}` is not an instant nor a map of type to instant"
+        ))
+    };
+    if stored.trim_start().starts_with('{') {
+        let map: Cursor = serde_json::from_str(stored).map_err(|_| bad())?;
+        if map.values().any(|v| instant(v).is_none()) {
+            return Err(bad());
+        }
+        Ok(map)
+    } else {
+        instant(stored).ok_or_else(bad)?;
+        Ok(types
+            .iter()
+            .map(|t| (t.clone(), stored.trim().to_string()))
+            .collect())
+    }
 }
 
 impl Transport {
@@ -157,23 +174,16 @@ impl Transport {
         next: Option<&str>,
     ) -> Result<Page, FetchError> {
         let mut pos = match next {
-            None => {
-                if let Some(c) = cursor {
-                    DateTime::parse_from_rfc3339(c).map_err(|_| {
-                        FetchError::Permanent(format!("the stored cursor `{c}` is not an instant"))
-                    })?;
-                }
-                Position {
-                    rtype: self.resources.first().cloned().unwrap_or_default(),
-                    url: None,
-                    since: cursor.map(str::to_string),
-                    water: None,
-                    searched: None,
-                    seen_max: None,
-                    done_total: 0,
-                    type_total: None,
-                }
-            }
+            None => Position {
+                rtype: self.resources.first().cloned().unwrap_or_default(),
+                url: None,
+                cursor: match cursor {
+                    Some(c) => read_cursor(c, &self.resources)?,
+                    None => Cursor::new(),
+                },
+                done_total: 0,
+                type_total: None,
+            },
             Some(token) => serde_json::from_str::<Position>(token)
                 .ok()
                 .filter(|p| self.resources.contains(&p.rtype))
@@ -183,11 +193,11 @@ impl Transport {
         };
         let first_page = pos.url.is_none();
         let url = match &pos.url {
-            None => self.search_url(&pos.rtype, pos.since.as_deref())?,
+            None => self.search_url(&pos.rtype, pos.cursor.get(&pos.rtype).map(String::as_str))?,
             Some(u) => self.same_origin(u)?,
         };
 
-        let (body, date) = self.get(&url, &pos.rtype).await?;
+        let body = self.get(&url, &pos.rtype).await?;
         let bundle = read_bundle(&body).map_err(|e| match e {
             BundleError::NotJson(m) => FetchError::transient(format!(
                 "{} page: invalid or truncated JSON ({m})",
@@ -197,18 +207,26 @@ impl Transport {
         })?;
 
         if first_page {
-            pos.searched = bundle.bundle_last_updated.or(date);
             pos.type_total = bundle.total;
         }
-        pos.seen_max = pos.seen_max.max(bundle.max_last_updated);
-        let total = pos.type_total.map(|t| pos.done_total + t);
-
+        if let Some((seen, text)) = bundle.max_last_updated {
+            let known = pos.cursor.get(&pos.rtype).and_then(|c| instant(c));
+            if known.is_none_or(|k| seen > k) {
+                pos.cursor.insert(pos.rtype.clone(), text);
+            }
+        }
         let mut page = Page {
             items: bundle.items,
             next: None,
             high_water: None,
-            total,
+            total: pos.type_total.map(|t| pos.done_total + t),
         };
+        if !pos.cursor.is_empty() {
+            page.high_water = Some(
+                serde_json::to_string(&pos.cursor)
+                    .map_err(|e| FetchError::Permanent(format!("cannot write the cursor: {e}")))?,
+            );
+        }
         if let Some(link) = bundle.next {
             // Checked here too, so a bad link fails on the page that has it.
             let next_url = self.same_origin(&self.absolute(&url, &link)?)?;
@@ -216,27 +234,17 @@ impl Transport {
             page.next = Some(self.token(&pos)?);
             return Ok(page);
         }
-        // This type is done: its search time (or what it saw) bounds the cursor.
-        if let Some(t) = pos.searched.or(pos.seen_max) {
-            let t = t - CURSOR_MARGIN;
-            pos.water = Some(pos.water.map_or(t, |w| w.min(t)));
-        }
         pos.done_total += pos.type_total.unwrap_or(0);
         let index = self
             .resources
             .iter()
             .position(|r| r == &pos.rtype)
             .unwrap_or(usize::MAX);
-        match self.resources.get(index.saturating_add(1)) {
-            Some(next_type) => {
-                pos.rtype = next_type.clone();
-                pos.url = None;
-                pos.searched = None;
-                pos.seen_max = None;
-                pos.type_total = None;
-                page.next = Some(self.token(&pos)?);
-            }
-            None => page.high_water = pos.water.map(format_cursor),
+        if let Some(next_type) = self.resources.get(index.saturating_add(1)) {
+            pos.rtype = next_type.clone();
+            pos.url = None;
+            pos.type_total = None;
+            page.next = Some(self.token(&pos)?);
         }
         Ok(page)
     }
@@ -281,11 +289,7 @@ impl Transport {
     }
 
     /// GETs a page with auth; a 401/403 gets one fresh token and one retry.
-    async fn get(
-        &self,
-        url: &url::Url,
-        rtype: &str,
-    ) -> Result<(String, Option<DateTime<Utc>>), FetchError> {
+    async fn get(&self, url: &url::Url, rtype: &str) -> Result<String, FetchError> {
         let what = format!("{rtype} search");
         let mut renewed = false;
         loop {
@@ -331,16 +335,10 @@ impl Transport {
                     "{what}: the server answered {status}"
                 )));
             }
-            let date = response
-                .headers()
-                .get(reqwest::header::DATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
-                .map(|d| d.with_timezone(&Utc));
             let bytes = read_capped(response, MAX_PAGE_BYTES, &what).await?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| FetchError::transient(format!("{what}: the body is not UTF-8")))?;
-            return Ok((text, date));
+            return Ok(text);
         }
     }
 }
@@ -429,15 +427,16 @@ mod tests {
     }
 
     #[test]
-    fn cursors_have_a_fixed_width() {
-        let a = DateTime::parse_from_rfc3339("2026-01-01T10:00:05Z")
-            .expect("t")
-            .with_timezone(&Utc);
-        let b = DateTime::parse_from_rfc3339("2026-01-01T10:00:05.5+00:00")
-            .expect("t")
-            .with_timezone(&Utc);
-        assert_eq!(format_cursor(a), "2026-01-01T10:00:05.000Z");
-        assert_eq!(format_cursor(b), "2026-01-01T10:00:05.500Z");
-        assert!(format_cursor(a) < format_cursor(b));
+    fn a_stored_cursor_is_a_map_or_one_instant_for_every_type() {
+        let types = vec!["Patient".to_string(), "Encounter".to_string()];
+        let c = read_cursor("2026-01-01T00:00:00Z", &types).expect("instant");
+        assert_eq!(
+            c.get("Encounter").map(String::as_str),
+            Some("2026-01-01T00:00:00Z")
+        );
+        let c = read_cursor("{\"Patient\":\"2026-01-02T00:00:00.5+01:00\"}", &types).expect("map");
+        assert_eq!(c.len(), 1);
+        assert!(read_cursor("{\"Patient\":\"soon\"}", &types).is_err());
+        assert!(read_cursor("yesterday", &types).is_err());
     }
 }
