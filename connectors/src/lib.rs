@@ -62,6 +62,5 @@ pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, 
                 .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
             fhir::bundle_items(text).map_err(|e| e.to_string())
         }
-        KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
     }
 }
