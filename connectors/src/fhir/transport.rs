@@ -27,11 +27,10 @@
 //!
 //! Writes still committing while a search runs but stamped earlier than the
 //! instants seen would be missed; a FHIR server that stamps `lastUpdated` at
-//! commit (as HAPI does) has none.
-
-use std::time::Duration;
+//! commit has none.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
