@@ -107,6 +107,16 @@ struct Page<'a> {
     fiscal_code_of: HashMap<Uuid, Option<String>>,
     triaged: HashSet<Uuid>,
     writes: Writes,
+    /// How to take back what the current item changed in the maps above.
+    undo: Vec<Undo>,
+}
+
+/// One change to a page's maps, with the value it replaced.
+enum Undo {
+    Known(ExternalKey, Option<Known>),
+    FiscalCode(String, Option<Uuid>),
+    FiscalCodeOf(Uuid, Option<Option<String>>),
+    Ref(ExternalKey, Option<external_ref::ActiveModel>),
 }
 
 /// Applies the mapped records of a page's items, in order. `items[i]` holds the
@@ -125,11 +135,12 @@ pub async fn apply<C: ConnectionTrait>(
         fiscal_code_of: HashMap::new(),
         triaged: HashSet::new(),
         writes: Writes::default(),
+        undo: Vec::new(),
     };
     page.triaged = load_triaged(db, &page.known).await?;
     let mut outcomes = Vec::with_capacity(items.len());
     for records in items {
-        // Decide on a copy, so that a rejected item leaves no trace.
+        // A rejected item leaves no trace: what it changed is taken back.
         let checkpoint = page.snapshot();
         let mut changes = Vec::with_capacity(records.len());
         let mut rejected = None;
@@ -149,27 +160,23 @@ pub async fn apply<C: ConnectionTrait>(
             }
             None => outcomes.push(ItemOutcome::Applied(changes)),
         }
+        page.undo.clear();
     }
     page.writes.flush(db, now).await?;
     Ok(outcomes)
 }
 
-/// A copy of what an item may change, to roll back a rejected item.
+/// Where an item started: the lengths of the pending writes (the maps are
+/// taken back through the undo log, so a checkpoint costs O(1), not a copy
+/// of the page's maps per item).
 struct Snapshot {
-    known: HashMap<ExternalKey, Known>,
-    by_fiscal_code: HashMap<String, Uuid>,
-    fiscal_code_of: HashMap<Uuid, Option<String>>,
     lens: [usize; 10],
-    refs: BTreeMap<ExternalKey, external_ref::ActiveModel>,
 }
 
 impl Page<'_> {
     fn snapshot(&self) -> Snapshot {
         let w = &self.writes;
         Snapshot {
-            known: self.known.clone(),
-            by_fiscal_code: self.by_fiscal_code.clone(),
-            fiscal_code_of: self.fiscal_code_of.clone(),
             lens: [
                 w.persons.len(),
                 w.person_updates.len(),
@@ -182,14 +189,38 @@ impl Page<'_> {
                 w.consents.len(),
                 w.consent_updates.len(),
             ],
-            refs: w.refs.clone(),
         }
     }
 
     fn restore(&mut self, s: Snapshot) {
-        self.known = s.known;
-        self.by_fiscal_code = s.by_fiscal_code;
-        self.fiscal_code_of = s.fiscal_code_of;
+        while let Some(undo) = self.undo.pop() {
+            match undo {
+                Undo::Known(k, Some(v)) => {
+                    self.known.insert(k, v);
+                }
+                Undo::Known(k, None) => {
+                    self.known.remove(&k);
+                }
+                Undo::FiscalCode(fc, Some(id)) => {
+                    self.by_fiscal_code.insert(fc, id);
+                }
+                Undo::FiscalCode(fc, None) => {
+                    self.by_fiscal_code.remove(&fc);
+                }
+                Undo::FiscalCodeOf(id, Some(v)) => {
+                    self.fiscal_code_of.insert(id, v);
+                }
+                Undo::FiscalCodeOf(id, None) => {
+                    self.fiscal_code_of.remove(&id);
+                }
+                Undo::Ref(k, Some(v)) => {
+                    self.writes.refs.insert(k, v);
+                }
+                Undo::Ref(k, None) => {
+                    self.writes.refs.remove(&k);
+                }
+            }
+        }
         let w = &mut self.writes;
         let [a, b, c, d, e, f, g, h, i, j] = s.lens;
         w.persons.truncate(a);
@@ -202,7 +233,6 @@ impl Page<'_> {
         w.referral_updates.truncate(h);
         w.consents.truncate(i);
         w.consent_updates.truncate(j);
-        w.refs = s.refs;
     }
 
     fn decide(&mut self, record: &Record) -> Result<Change, String> {
@@ -240,7 +270,7 @@ impl Page<'_> {
 
     fn remember(&mut self, record: &Record, hash: &str, local_id: Uuid) {
         let entity = record.entity().as_str().to_string();
-        self.known.insert(
+        let old = self.known.insert(
             record.key.clone(),
             Known {
                 version: record.version.clone(),
@@ -249,12 +279,13 @@ impl Page<'_> {
                 local_id,
             },
         );
+        self.undo.push(Undo::Known(record.key.clone(), old));
         let created_at = self
             .writes
             .refs
             .get(&record.key)
             .map(|r| r.created_at.clone());
-        self.writes.refs.insert(
+        let old = self.writes.refs.insert(
             record.key.clone(),
             external_ref::ActiveModel {
                 system: Set(record.key.system.clone()),
@@ -269,6 +300,7 @@ impl Page<'_> {
                 updated_at: Set(self.now),
             },
         );
+        self.undo.push(Undo::Ref(record.key.clone(), old));
     }
 
     fn subject(&self, key: &ExternalKey) -> Result<Uuid, String> {
@@ -308,9 +340,11 @@ impl Page<'_> {
                     mask(fc)
                 ));
             }
-            self.by_fiscal_code.insert(fc.clone(), id);
+            let old = self.by_fiscal_code.insert(fc.clone(), id);
+            self.undo.push(Undo::FiscalCode(fc.clone(), old));
         }
-        self.fiscal_code_of.insert(id, fc.clone());
+        let old = self.fiscal_code_of.insert(id, fc.clone());
+        self.undo.push(Undo::FiscalCodeOf(id, old));
         Ok(())
     }
 
