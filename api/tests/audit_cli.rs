@@ -8,9 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Server, serve_demo_on};
-
-use sea_orm::{ConnectionTrait, Statement};
+use common::{FreshPostgres, Server, serve_demo_on};
 
 fn rete(dir: &Path, database_url: Option<&str>) -> Command {
     let mut c = common::rete(dir);
@@ -241,26 +239,11 @@ async fn audit_commands_verify_sign_export_bundle_and_prove() {
 /// linear chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hub_processes_on_one_postgres_keep_one_linear_chain() {
-    let Some(admin) = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-    else {
+    let Some(pg) = FreshPostgres::create().await else {
         eprintln!("skipped: DATABASE_URL does not point at PostgreSQL");
         return;
     };
-    let name = format!("rete_two_{}", uuid::Uuid::new_v4().simple());
-    let url = match admin.rsplit_once('/') {
-        Some((root, _)) => format!("{root}/{name}"),
-        None => panic!("DATABASE_URL has no database name"),
-    };
-    let conn = rete_api::db::connect(&admin, 1).await.unwrap();
-    let backend = conn.get_database_backend();
-    conn.execute_raw(Statement::from_string(
-        backend,
-        format!("CREATE DATABASE \"{name}\""),
-    ))
-    .await
-    .unwrap();
+    let url = pg.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -301,12 +284,7 @@ async fn two_hub_processes_on_one_postgres_keep_one_linear_chain() {
         stdout(&o).lines().count()
     };
     let halves = (by_agency("polo-nord"), by_agency("polo-sud"));
-    conn.execute_raw(Statement::from_string(
-        backend,
-        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-    ))
-    .await
-    .unwrap();
+    pg.drop().await;
     assert!(v.status.success(), "{}", stderr(&v));
     assert!(out.contains("chain OK: 200 entries verified"), "{out}");
     assert_eq!(halves, (100, 100));

@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{rete, serve_until_listening};
+use common::{FreshPostgres, rete, serve_until_listening};
 use serde_json::{Value, json};
 
 fn token(dir: &Path, operator: &str, agency: &str, role: &str, purpose: &str) -> String {
@@ -88,30 +88,12 @@ async fn a_demo_run_at_debug_logs_no_personal_value_and_no_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_run_on_postgres_at_debug_logs_no_personal_value_and_no_token() {
-    use sea_orm::{ConnectionTrait, Statement};
-    let Some(admin) = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-    else {
+    let Some(pg) = FreshPostgres::create().await else {
         eprintln!("skipped: DATABASE_URL does not point at PostgreSQL");
         return;
     };
-    // `rete_two_*`: the prefix `.ci/run` drops if a run is interrupted.
-    let name = format!("rete_two_{}", uuid::Uuid::new_v4().simple());
-    let url = match admin.rsplit_once('/') {
-        Some((root, _)) => format!("{root}/{name}"),
-        None => panic!("DATABASE_URL has no database name"),
-    };
-    let conn = rete_api::db::connect(&admin, 1).await.unwrap();
-    let backend = conn.get_database_backend();
-    let sql = |s: String| Statement::from_string(backend, s);
-    conn.execute_raw(sql(format!("CREATE DATABASE \"{name}\"")))
-        .await
-        .unwrap();
-    demo_run_logs_nothing_secret(Some(&url)).await;
-    conn.execute_raw(sql(format!("DROP DATABASE \"{name}\" WITH (FORCE)")))
-        .await
-        .unwrap();
+    demo_run_logs_nothing_secret(Some(&pg.url)).await;
+    pg.drop().await;
 }
 
 async fn demo_run_logs_nothing_secret(database_url: Option<&str>) {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Server, rete};
+use common::{FreshPostgres, Server, rete};
 use connectors::fhir::peer::{FhirPeer, PeerAuth};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
@@ -21,29 +21,16 @@ const PATIENTS: usize = 60;
 const ENCOUNTERS: usize = 120;
 
 /// A fresh database with the demo network (the instance's agencies).
-async fn database(dir: &Path) -> (String, DatabaseConnection, Option<String>) {
-    let (url, pg_name) = match std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-    {
-        Some(admin) => {
-            let name = format!("rete_t_{}", uuid::Uuid::new_v4().simple());
-            let db = rete_api::db::connect(&admin, 1).await.unwrap();
-            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), Some(name))
-        }
-        None => (
-            format!("sqlite://{}?mode=rwc", dir.join("rete.db").display()),
-            None,
-        ),
+async fn database(dir: &Path) -> (String, DatabaseConnection, Option<FreshPostgres>) {
+    let pg = FreshPostgres::create().await;
+    let url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}?mode=rwc", dir.join("rete.db").display()),
     };
     let db = rete_api::db::connect(&url, 2).await.unwrap();
     rete_api::db::migrate(&db).await.unwrap();
     rete_api::demo::seed(&db).await.unwrap();
-    (url, db, pg_name)
+    (url, db, pg)
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -96,15 +83,6 @@ fn sync_run(dir: &Path, cfg: &Path, url: &str) -> std::process::Command {
         .arg(cfg)
         .args(["sync", "run", "hospital"]);
     c
-}
-
-async fn drop_pg(name: Option<String>) {
-    if let (Some(name), Ok(admin)) = (name, std::env::var("DATABASE_URL")) {
-        let db = rete_api::db::connect(&admin, 1).await.unwrap();
-        let _ = db
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,5 +202,7 @@ async fn a_sync_killed_mid_run_and_run_again_loses_and_duplicates_nothing() {
         "{report}"
     );
     db.close().await.unwrap();
-    drop_pg(pg).await;
+    if let Some(pg) = pg {
+        pg.drop().await;
+    }
 }

@@ -89,3 +89,45 @@ pub fn serve_until_listening(mut cmd: Command) -> (Server, String, Log) {
     }
     panic!("rete serve did not start: {:#?}", log.lock().unwrap());
 }
+
+/// A fresh PostgreSQL database on the server `DATABASE_URL` names, for tests
+/// that run `rete` processes on PostgreSQL. Named `rete_two_*`, the prefix
+/// `.ci/run` drops after an interrupted run.
+pub struct FreshPostgres {
+    /// The new database's URL.
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl FreshPostgres {
+    /// `None` when `DATABASE_URL` does not point at PostgreSQL.
+    pub async fn create() -> Option<FreshPostgres> {
+        use sea_orm::ConnectionTrait;
+        let admin = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))?;
+        let name = format!("rete_two_{}", uuid::Uuid::new_v4().simple());
+        let url = match admin.rsplit_once('/') {
+            Some((root, _)) => format!("{root}/{name}"),
+            None => panic!("DATABASE_URL has no database name"),
+        };
+        let conn = rete_api::db::connect(&admin, 1).await.unwrap();
+        conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        Some(FreshPostgres { url, admin, name })
+    }
+
+    /// Drops the database, closing whatever is still connected to it.
+    pub async fn drop(self) {
+        use sea_orm::ConnectionTrait;
+        let conn = rete_api::db::connect(&self.admin, 1).await.unwrap();
+        conn.execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .await
+        .unwrap();
+    }
+}
