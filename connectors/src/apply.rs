@@ -458,6 +458,7 @@ impl Page<'_> {
                     recorded_by_agency_id: Set(self.source.agency_id.clone()),
                     recorded_by_operator: Set(self.source.operator()),
                     created_at: Set(now),
+                    propagated_at: Set(None),
                 });
                 Ok((id, Change::Created))
             }

@@ -27,6 +27,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub recorded_by_operator: String,
     pub created_at: DateTimeUtc,
+    /// When the withdrawal or expiry of this consent was propagated to the
+    /// partners (queued messages dropped, forget notices queued).
+    pub propagated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -409,6 +409,7 @@ async fn roundtrip_every_table(db: &DatabaseConnection) -> TestResult {
             recorded_by_agency_id: social.id.clone(),
             recorded_by_operator: "op-1".into(),
             created_at: t0,
+            propagated_at: None,
         },
         consent_id
     );

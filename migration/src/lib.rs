@@ -16,6 +16,7 @@ mod m20261128_000002_case_protection;
 mod m20261128_000003_access_log;
 mod m20261128_000004_access_log_verification;
 mod m20261128_000005_sync;
+mod m20261128_000006_outbound;
 
 /// Every migration of Rete, in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_access_log::Migration),
             Box::new(m20261128_000004_access_log_verification::Migration),
             Box::new(m20261128_000005_sync::Migration),
+            Box::new(m20261128_000006_outbound::Migration),
         ]
     }
 }

@@ -741,6 +741,7 @@ async fn build(hub: &TestHub) -> Net {
             recorded_by_agency_id: Set("ss-a".into()),
             recorded_by_operator: Set("ss-a-operator".into()),
             created_at: Set(now),
+            propagated_at: Set(None),
         }
         .insert(db)
         .await

@@ -141,6 +141,7 @@ pub async fn record(
         recorded_by_agency_id: Set(actor.agency().to_string()),
         recorded_by_operator: Set(actor.operator().to_string()),
         created_at: Set(t),
+        propagated_at: Set(None),
     }
     .insert(db)
     .await?;
