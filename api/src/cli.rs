@@ -373,6 +373,8 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         crate::audit::AuditLog::start(&config.database_url, Arc::new(keys), config.audit.max_batch)
             .await?;
     let sync = crate::sync::start(config, db.clone())?;
+    let routes =
+        crate::outbox::Routes::from_config(&config.connectors).map_err(|e| e.to_string())?;
     Ok(AppState::new(
         db,
         verifier,
@@ -381,11 +383,16 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         audit,
         &config.console,
     )
-    .with_sync(sync))
+    .with_sync(sync)
+    .with_outbound(Arc::new(routes)))
 }
 
 async fn serve(config: Config) -> Result<(), String> {
     let state = prepare(&config).await?;
+    if config.outbox.enabled && !state.outbound().is_empty() {
+        crate::outbox::Outbox::new(state.clone(), config.outbox.clone())?.spawn();
+        tracing::info!("outbox worker started");
+    }
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -38,6 +38,48 @@ pub struct Config {
     pub connectors: std::collections::BTreeMap<String, connectors::config::InstanceConfig>,
     /// The privacy officers' console (`/console/`).
     pub console: ConsoleConfig,
+    /// Outbound sync: the outbox workers (docs/outbound.md).
+    pub outbox: OutboxConfig,
+}
+
+/// The outbox workers of `rete serve` (docs/outbound.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Run a worker in this process (every process may; they share the work).
+    pub enabled: bool,
+    /// How often an idle worker looks for due messages, in milliseconds.
+    pub poll_ms: u64,
+    /// Messages claimed at once.
+    pub batch: u64,
+    /// How long a claim lasts: a worker killed mid-send loses its messages to
+    /// another worker after this long.
+    pub lease_seconds: u64,
+    /// Attempts before a message is DEAD (retried by hand with `rete outbox retry`).
+    pub max_attempts: i32,
+    /// First retry delay; it doubles each attempt (with jitter) up to `backoff_max_ms`.
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Per-request timeout towards a partner.
+    pub timeout_ms: u64,
+    /// How often the worker looks for consents that expired, in seconds.
+    pub sweep_seconds: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            enabled: true,
+            poll_ms: 1_000,
+            batch: 32,
+            lease_seconds: 60,
+            max_attempts: 12,
+            backoff_ms: 1_000,
+            backoff_max_ms: 15 * 60 * 1_000,
+            timeout_ms: 10_000,
+            sweep_seconds: 60,
+        }
+    }
 }
 
 /// The privacy officers' console.
@@ -227,6 +269,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             connectors: Default::default(),
             console: ConsoleConfig::default(),
+            outbox: OutboxConfig::default(),
         }
     }
 }
@@ -420,6 +463,35 @@ impl Config {
         }
         if let Some(oidc) = &self.console.oidc {
             self.validate_console_oidc(oidc)?;
+        }
+        let o = &self.outbox;
+        for (name, value, min, max) in [
+            ("outbox.poll_ms", o.poll_ms, 10, 600_000),
+            ("outbox.batch", o.batch, 1, 1_000),
+            ("outbox.lease_seconds", o.lease_seconds, 2, 3_600),
+            ("outbox.backoff_ms", o.backoff_ms, 1, 3_600_000),
+            ("outbox.backoff_max_ms", o.backoff_max_ms, 1, 86_400_000),
+            ("outbox.timeout_ms", o.timeout_ms, 1, 600_000),
+            ("outbox.sweep_seconds", o.sweep_seconds, 1, 86_400),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(invalid(name, format!("must be between {min} and {max}")));
+            }
+        }
+        if o.backoff_max_ms < o.backoff_ms {
+            return Err(invalid(
+                "outbox.backoff_max_ms",
+                "must be at least `outbox.backoff_ms`",
+            ));
+        }
+        if !(1..=100).contains(&o.max_attempts) {
+            return Err(invalid("outbox.max_attempts", "must be between 1 and 100"));
+        }
+        if o.lease_seconds * 1_000 <= o.timeout_ms {
+            return Err(invalid(
+                "outbox.lease_seconds",
+                "must be longer than `outbox.timeout_ms`, or a slow send loses its claim while it runs",
+            ));
         }
         Ok(())
     }

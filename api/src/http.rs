@@ -114,6 +114,8 @@ struct Inner {
     audit: AuditLog,
     /// The connector engine, when instances are configured.
     sync: Option<Arc<connectors::Engine>>,
+    /// Which connector instance delivers to which agency (the outbox).
+    outbound: Arc<crate::outbox::Routes>,
     console: Arc<crate::console::Site>,
 }
 
@@ -141,6 +143,7 @@ impl AppState {
             limits,
             audit,
             sync: None,
+            outbound: Arc::default(),
             console: Arc::new(crate::console::Site::new(console)),
         }))
     }
@@ -176,6 +179,114 @@ impl AppState {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
+    }
+
+    /// The same state with the outbound routes (which connector instance
+    /// delivers to which agency), from `rete serve`'s config.
+    pub fn with_outbound(mut self, routes: Arc<crate::outbox::Routes>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.outbound = routes;
+        }
+        self
+    }
+
+    pub fn outbound(&self) -> &Arc<crate::outbox::Routes> {
+        &self.0.outbound
+    }
+
+    /// An agency's kind, from the directory (`None`: no such agency).
+    pub(crate) async fn agency_kind(&self, id: &str) -> Result<Option<AgencyKind>, ApiError> {
+        match self.0.directory.get(id).await? {
+            None => Ok(None),
+            Some(a) => a
+                .kind
+                .parse()
+                .map(Some)
+                .map_err(|e: policy::ParseError| ApiError::internal(e)),
+        }
+    }
+
+    /// Run one GraphQL operation as `caller`, under the policy, with the
+    /// request's own loaders and trail: HTTP requests and the outbox's
+    /// payloads alike. The caller logs the trail before anything leaves
+    /// ([`AppState::log_operation`]).
+    pub(crate) async fn run_operation(
+        &self,
+        caller: &Caller,
+        req: async_graphql::Request,
+    ) -> (Value, Arc<crate::audit::trail::Trail>) {
+        let today = chrono::Utc::now().date_naive();
+        let batches = Batches::new();
+        let rc = RequestContext::new(
+            self.0.db.clone(),
+            self.0.policy.clone(),
+            caller,
+            today,
+            self.0.limits.max_page_size,
+            &batches,
+        );
+        let trail = rc.trail();
+        let exec = self.0.schema.execute(
+            req.data(caller.clone())
+                .data(rc)
+                .data(crate::graphql::sync::SyncEngine(self.0.sync.clone()))
+                .data(self.0.outbound.clone()),
+        );
+        let resp: Response = batches.run(exec).await;
+        (finish(resp), trail)
+    }
+
+    /// Append the access-log entry of an operation whose response is `data`
+    /// (nothing when it touched no record). Returns the entry's records.
+    pub(crate) async fn log_operation(
+        &self,
+        caller: &Caller,
+        operation: String,
+        query_hash: String,
+        trail: &crate::audit::trail::Trail,
+        data: &Value,
+    ) -> Result<Vec<crate::audit::trail::LoggedRecord>, crate::audit::AppendError> {
+        if trail.is_empty() || crate::audit::NO_AUDIT {
+            return Ok(Vec::new());
+        }
+        self.append_entry(
+            caller,
+            operation,
+            query_hash,
+            trail.finish(data, &self.0.audit.keys.digest).records,
+        )
+        .await
+    }
+
+    /// Append an access-log entry of `caller` with these records.
+    pub(crate) async fn append_entry(
+        &self,
+        caller: &Caller,
+        operation: String,
+        query_hash: String,
+        records: Vec<crate::audit::trail::LoggedRecord>,
+    ) -> Result<Vec<crate::audit::trail::LoggedRecord>, crate::audit::AppendError> {
+        let r = &caller.requester;
+        let draft = Draft {
+            at: Draft::now(),
+            operator: r.operator.clone(),
+            agency_id: r.agency.clone(),
+            role: r.role.as_str().to_string(),
+            purpose: r.purpose.as_str().to_string(),
+            operation,
+            query_hash,
+            records: records.clone(),
+            policy_version: self.0.policy.version.clone(),
+        };
+        self.0.audit.append(draft).await.map(|_| records)
+    }
+
+    pub(crate) fn digest_key(&self) -> &aws_lc_rs::hmac::Key {
+        &self.0.audit.keys.digest
+    }
+
+    pub(crate) fn hub_keys(&self) -> &crate::audit::HubKeys {
+        &self.0.audit.keys
     }
 }
 
@@ -550,43 +661,14 @@ async fn execute(
                 Ok(label) => label,
             };
             let query_hash = query_hash(&req.query);
-            let today = chrono::Utc::now().date_naive();
-            let batches = Batches::new();
-            let rc = RequestContext::new(
-                state.0.db.clone(),
-                state.0.policy.clone(),
-                &caller,
-                today,
-                limits.max_page_size,
-                &batches,
-            );
-            let trail = rc.trail();
-            let exec = state.0.schema.execute(
-                req.data(caller.clone())
-                    .data(rc)
-                    .data(crate::graphql::sync::SyncEngine(state.0.sync.clone())),
-            );
-            let resp: Response = batches.run(exec).await;
-            let body = finish(resp);
+            let (body, trail) = state.run_operation(&caller, req).await;
             // The access log, before anything leaves: no entry, no data.
-            if !trail.is_empty() && !crate::audit::NO_AUDIT {
-                let data = body.get("data").unwrap_or(&Value::Null);
-                let done = trail.finish(data, &state.0.audit.keys.digest);
-                let r = &caller.requester;
-                let draft = Draft {
-                    at: Draft::now(),
-                    operator: r.operator.clone(),
-                    agency_id: r.agency.clone(),
-                    role: r.role.as_str().to_string(),
-                    purpose: r.purpose.as_str().to_string(),
-                    operation,
-                    query_hash,
-                    records: done.records,
-                    policy_version: state.0.policy.version.clone(),
-                };
-                if let Err(e) = state.0.audit.append(draft).await {
-                    return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
-                }
+            let data = body.get("data").unwrap_or(&Value::Null);
+            if let Err(e) = state
+                .log_operation(&caller, operation, query_hash, &trail, data)
+                .await
+            {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
             }
             out.push(body);
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod impact;
+pub mod outbox;
 pub mod rate;
 pub mod services;
 pub mod sync;

@@ -23,6 +23,9 @@ pub enum Access {
     Write,
     /// Read the access log about it (a privacy officer).
     AuditRead,
+    /// Told a partner to forget what it received about the person (a
+    /// consent was withdrawn or expired; no field of the person left).
+    ForgetNotice,
 }
 
 #[derive(Default)]

@@ -343,6 +343,7 @@ fn show_record(r: &LoggedRecord) -> AccessLogRecord {
             .map(|a| match a {
                 Access::Write => "WRITE".to_string(),
                 Access::AuditRead => "AUDIT_READ".to_string(),
+                Access::ForgetNotice => "FORGET_NOTICE".to_string(),
             })
             .collect(),
         disclosed: r

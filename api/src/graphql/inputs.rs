@@ -132,6 +132,22 @@ pub struct RecordCourtOrderInput {
     pub mandates: Vec<MandateInput>,
 }
 
+/// A report to the juvenile court on a case (case managers and social
+/// workers of the agency leading it). It goes to the court that issued
+/// `orderId`, or to the court of the case's latest order.
+#[derive(InputObject, Clone)]
+pub struct SubmitCourtReportInput {
+    pub case_id: ID,
+    /// The order the report answers, if any.
+    pub order_id: Option<ID>,
+    /// The mandate of that order (to your agency) the report fulfils.
+    pub mandate_id: Option<ID>,
+    /// 3 to 300 characters.
+    pub title: String,
+    /// The report's text, up to 100,000 characters.
+    pub body: String,
+}
+
 #[derive(InputObject, Clone)]
 pub struct MandateInput {
     pub agency_id: ID,

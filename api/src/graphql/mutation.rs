@@ -6,8 +6,8 @@ use async_graphql::{Context, Object, Result};
 use super::guard::{self, Record, RequestContext};
 use super::inputs::*;
 use super::types::{
-    BreakGlassGrant, Case, CaseNote, Consent, CourtOrder, Placement, Referral, TeamMember,
-    Verification,
+    BreakGlassGrant, Case, CaseNote, Consent, CourtOrder, CourtReport, Placement, Referral,
+    TeamMember, Verification,
 };
 use crate::audit::trail::Access;
 use crate::auth::Caller;
@@ -18,6 +18,11 @@ pub struct Mutation;
 /// The access log records what each mutation wrote.
 fn wrote(ctx: &Context<'_>, record: Record) {
     guard::touched(ctx, record, Access::Write);
+}
+
+/// Which connector instance delivers to which agency (empty without any).
+fn routes<'a>(ctx: &'a Context<'_>) -> Result<&'a crate::outbox::Routes> {
+    Ok(ctx.data::<std::sync::Arc<crate::outbox::Routes>>()?)
 }
 
 fn actor<'a>(ctx: &'a Context<'_>) -> Result<(Actor<'a>, &'a RequestContext)> {
@@ -95,7 +100,7 @@ impl Mutation {
         input: RecordPlacementInput,
     ) -> Result<Placement> {
         let (a, rc) = actor(ctx)?;
-        let m = services::placements::record(&rc.db, &a, input).await?;
+        let m = services::placements::record(&rc.db, &a, routes(ctx)?, input).await?;
         wrote(ctx, Record::Case(m.case_id));
         Ok(Placement(m))
     }
@@ -107,7 +112,7 @@ impl Mutation {
         input: EndPlacementInput,
     ) -> Result<Placement> {
         let (a, rc) = actor(ctx)?;
-        let m = services::placements::end(&rc.db, &a, input).await?;
+        let m = services::placements::end(&rc.db, &a, routes(ctx)?, input).await?;
         wrote(ctx, Record::Case(m.case_id));
         Ok(Placement(m))
     }
@@ -119,9 +124,24 @@ impl Mutation {
         input: RecordVerificationInput,
     ) -> Result<Verification> {
         let (a, rc) = actor(ctx)?;
-        let (v, case_id) = services::placements::record_verification(&rc.db, &a, input).await?;
+        let (v, case_id) =
+            services::placements::record_verification(&rc.db, &a, routes(ctx)?, input).await?;
         wrote(ctx, Record::Case(case_id));
         Ok(Verification::new(v, case_id))
+    }
+
+    /// Submit a report to the juvenile court on a case (case managers and
+    /// social workers of the lead agency). The hub sends it to the court,
+    /// signed with its key; `delivery` shows whether it arrived.
+    async fn submit_court_report(
+        &self,
+        ctx: &Context<'_>,
+        input: SubmitCourtReportInput,
+    ) -> Result<CourtReport> {
+        let (a, rc) = actor(ctx)?;
+        let m = services::court_reports::submit(&rc.db, &a, routes(ctx)?, input).await?;
+        wrote(ctx, Record::Case(m.case_id));
+        Ok(CourtReport(m))
     }
 
     /// Record an order of the juvenile court on a case.

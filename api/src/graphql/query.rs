@@ -22,7 +22,8 @@ use super::enums;
 use super::guard::{Record, RequestContext};
 use super::loaders::scope;
 use super::types::{
-    Agency, Case, CourtOrder, Facility, Me, Person, Placement, Referral, Verification, uuid_arg,
+    Agency, Case, CourtOrder, CourtReport, Facility, Me, Person, Placement, Referral, Verification,
+    uuid_arg,
 };
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -359,6 +360,35 @@ impl Query {
                 .push(Edge::new(encode_cursor(CURSOR_PREFIX, m.id), Case(m)));
         }
         Ok(conn)
+    }
+
+    /// One placement. NOT_FOUND when the caller has no link to its case.
+    async fn placement(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Placement>> {
+        let id = uuid_arg("id", &id)?;
+        let rc = ctx.data::<RequestContext>()?;
+        let row = placement::Entity::find_by_id(id)
+            .one(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        match row {
+            Some(p) if rc.reachable(Record::Case(p.case_id)).await? => Ok(Some(Placement(p))),
+            _ => Err(ApiError::not_found(format!("placement {id}")).into()),
+        }
+    }
+
+    /// One report to the juvenile court. NOT_FOUND when the caller has no
+    /// link to its case.
+    async fn court_report(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CourtReport>> {
+        let id = uuid_arg("id", &id)?;
+        let rc = ctx.data::<RequestContext>()?;
+        let row = entities::court_report::Entity::find_by_id(id)
+            .one(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        match row {
+            Some(r) if rc.reachable(Record::Case(r.case_id)).await? => Ok(Some(CourtReport(r))),
+            _ => Err(ApiError::not_found(format!("court report {id}")).into()),
+        }
     }
 
     /// One person. NOT_FOUND when the caller has no link to them.

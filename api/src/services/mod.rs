@@ -10,6 +10,7 @@
 
 pub mod cases;
 pub mod consents;
+pub mod court_reports;
 pub mod placements;
 pub mod referrals;
 

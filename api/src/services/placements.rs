@@ -4,6 +4,10 @@
 //! its facility's row (`updated_at`), which takes the row lock on PostgreSQL and
 //! the write lock on SQLite, so placements into one facility are serialised; the
 //! count of guests is then read inside the same transaction.
+//!
+//! When a connector instance delivers to the facility's operator, a placement
+//! queues a PLACEMENT_REQUEST to it, and its end or a review a
+//! PLACEMENT_UPDATE, in the same transaction (docs/outbound.md).
 
 use std::collections::BTreeSet;
 
@@ -21,12 +25,14 @@ use super::{Actor, now, opt_text, text, uuid};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::inputs::{EndPlacementInput, RecordPlacementInput, RecordVerificationInput};
 use crate::graphql::loaders::occupancy;
+use crate::outbox::{self, Kind, Routes};
 
 const PLACING: [Role; 2] = [Role::CaseManager, Role::SocialWorker];
 
 pub async fn record(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
+    routes: &Routes,
     input: RecordPlacementInput,
 ) -> ApiResult<placement::Model> {
     let case_id = uuid("caseId", &input.case_id)?;
@@ -168,6 +174,7 @@ pub async fn record(
     if let Some(due) = input.first_verification_on {
         insert_open_verification(&txn, id, due).await?;
     }
+    outbox::placement_changed(&txn, routes, &saved, Kind::PlacementRequest).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -194,6 +201,7 @@ async fn insert_open_verification<C: sea_orm::ConnectionTrait>(
 pub async fn end(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
+    routes: &Routes,
     input: EndPlacementInput,
 ) -> ApiResult<placement::Model> {
     let id = uuid("placementId", &input.placement_id)?;
@@ -238,6 +246,7 @@ pub async fn end(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("placement {id}")))?;
+    outbox::placement_changed(&txn, routes, &saved, Kind::PlacementUpdate).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -247,6 +256,7 @@ pub async fn end(
 pub async fn record_verification(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
+    routes: &Routes,
     input: RecordVerificationInput,
 ) -> ApiResult<(verification::Model, Uuid)> {
     let id = uuid("placementId", &input.placement_id)?;
@@ -320,6 +330,10 @@ pub async fn record_verification(
     };
     if let Some(next) = input.next_due_on {
         insert_open_verification(&txn, id, next).await?;
+    }
+    // The facility's own reviews need not be echoed back to it.
+    if !links.contains(&Relationship::FacilityOperator) || links.contains(&Relationship::Lead) {
+        outbox::placement_changed(&txn, routes, &p, Kind::PlacementUpdate).await?;
     }
     txn.commit().await?;
     Ok((done, p.case_id))

@@ -163,6 +163,29 @@ impl Case {
         ))
     }
 
+    /// Reports to the juvenile court on this case, newest first, with their delivery.
+    #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
+    async fn court_reports(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<super::outbound::CourtReport>>> {
+        self.show(ctx, DataClass::Judicial, |_| ()).await?;
+        super::outbound::reports_of_case(ctx, self.0.id)
+            .await
+            .map(Some)
+    }
+
+    /// What the hub sent, or owes, to partners' systems about this case
+    /// (placement requests and updates, reports to the court), oldest first.
+    #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
+    async fn outbound(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<super::outbound::OutboundMessage>>> {
+        self.show(ctx, DataClass::Administrative, |_| ()).await?;
+        super::outbound::of_case(ctx, self.0.id).await.map(Some)
+    }
+
     /// Notes of the team. Each note's body is decided by the note's own class.
     #[graphql(directive = dataClass::apply(enums::DataClass::Administrative))]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Option<Vec<CaseNote>>> {

@@ -5,6 +5,7 @@
 pub mod case;
 pub mod consent;
 pub mod court;
+pub mod outbound;
 pub mod person;
 pub mod placement;
 pub mod referral;
@@ -19,6 +20,7 @@ use crate::http::AgencyDirectory;
 pub use case::{Case, CaseNote, CaseSubject, Intervention, TeamMember};
 pub use consent::{BreakGlassGrant, Consent};
 pub use court::{CourtOrder, Mandate};
+pub use outbound::{CourtReport, OutboundMessage};
 pub use person::{HealthEvent, Person};
 pub use placement::{Facility, Placement, Verification};
 pub use referral::{Referral, ReferralSubject};
