@@ -70,6 +70,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::sync::SyncCommand,
     },
+    /// Outbound sync: what the hub sent or owes its partners; retry dead messages.
+    Outbox {
+        #[command(subcommand)]
+        command: crate::outbox::command::OutboxCommand,
+    },
     /// Print a token signed with the demo key (trusted by `serve --demo` only).
     Token {
         /// Agency id, e.g. `polo-nord`.
@@ -274,6 +279,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Policy { command } => policy_command(command, &config).await,
         Command::Audit { command } => crate::audit::command::run(command, &config).await,
         Command::Sync { command } => crate::sync::run(command, &config).await,
+        Command::Outbox { command } => crate::outbox::command::run(command, &config).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -390,7 +396,11 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
 async fn serve(config: Config) -> Result<(), String> {
     let state = prepare(&config).await?;
     if config.outbox.enabled && !state.outbound().is_empty() {
-        crate::outbox::Outbox::new(state.clone(), config.outbox.clone())?.spawn();
+        Arc::new(crate::outbox::Outbox::new(
+            state.clone(),
+            config.outbox.clone(),
+        )?)
+        .spawn();
         tracing::info!("outbox worker started");
     }
     let listener = TcpListener::bind(&config.listen)

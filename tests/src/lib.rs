@@ -14,7 +14,7 @@ use entities::{case_file, case_subject};
 use rete_api::audit::{AuditLog, HubKeys};
 use rete_api::auth::Verifier;
 use rete_api::auth::keys::SigningKey;
-use rete_api::config::{AuthConfig, ConsoleConfig, Limits};
+use rete_api::config::{AuthConfig, ConsoleConfig, Limits, OutboxConfig};
 use rete_api::{AppState, app};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set, Statement};
 use serde_json::{Value, json};
@@ -41,6 +41,7 @@ pub struct HubBuilder {
     auth: AuthConfig,
     sync: Option<SyncSetup>,
     console: ConsoleConfig,
+    outbound: Option<(rete_api::outbox::Routes, OutboxConfig)>,
 }
 
 /// Builds the hub's connector engine once the database exists.
@@ -79,6 +80,13 @@ impl HubBuilder {
         setup: impl FnOnce(DatabaseConnection) -> connectors::Engine + Send + 'static,
     ) -> Self {
         self.sync = Some(Box::new(setup));
+        self
+    }
+
+    /// Deliver outbound messages through these routes. The hub's outbox is
+    /// in `TestHub::outbox`; tests run its ticks themselves (`run_once`).
+    pub fn outbound(mut self, routes: rete_api::outbox::Routes, config: OutboxConfig) -> Self {
+        self.outbound = Some((routes, config));
         self
     }
 
@@ -161,6 +169,14 @@ impl HubBuilder {
             &self.console,
         )
         .with_sync(engine.clone());
+        let (state, outbox) = match self.outbound {
+            Some((routes, config)) => {
+                let state = state.with_outbound(Arc::new(routes));
+                let outbox = rete_api::outbox::Outbox::new(state.clone(), config).expect("outbox");
+                (state, Some(Arc::new(outbox)))
+            }
+            None => (state, None),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -174,6 +190,7 @@ impl HubBuilder {
         });
         Some(TestHub {
             engine,
+            outbox,
             base: format!("http://{addr}"),
             db,
             key,
@@ -253,6 +270,8 @@ impl Drop for PgDrop {
 pub struct TestHub {
     /// The connector engine, when the builder was given one.
     pub engine: Option<Arc<connectors::Engine>>,
+    /// The outbox, when the builder was given outbound routes.
+    pub outbox: Option<Arc<rete_api::outbox::Outbox>>,
     pub base: String,
     pub db: DatabaseConnection,
     pub key: SigningKey,
@@ -329,6 +348,7 @@ impl TestHub {
             auth: AuthConfig::default(),
             sync: None,
             console: ConsoleConfig::default(),
+            outbound: None,
         }
     }
 

@@ -19,6 +19,7 @@
 //! notice's subject and classes), never send a payload it has not logged, and
 //! never decide on a field itself: the GraphQL guard does.
 
+pub mod command;
 pub mod payload;
 pub mod propagate;
 pub mod transport;

@@ -92,7 +92,7 @@ impl Outbox {
 
     /// Run until the process ends: a tick, then wait for the poll interval
     /// (none while batches come back full).
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(self: std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let poll = Duration::from_millis(self.cfg.poll_ms);
             loop {
