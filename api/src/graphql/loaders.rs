@@ -182,14 +182,20 @@ pub mod scope {
             .into_query()
     }
 
-    /// Cases with an active placement in a facility the agency operates.
-    pub fn facility_operator(agency: &str) -> SelectStatement {
+    /// Cases with a placement in a facility the agency operates that has not
+    /// ended before `today` (the last day of a placement is still one of it:
+    /// the facility hears of the end, and hosts the guests until then).
+    pub fn facility_operator(agency: &str, today: NaiveDate) -> SelectStatement {
         placement::Entity::find()
             .select_only()
             .column(placement::Column::CaseId)
             .inner_join(facility::Entity)
             .filter(facility::Column::OperatorAgencyId.eq(agency))
-            .filter(placement::Column::EndOn.is_null())
+            .filter(
+                Condition::any()
+                    .add(placement::Column::EndOn.is_null())
+                    .add(placement::Column::EndOn.gte(today)),
+            )
             .into_query()
     }
 
@@ -218,7 +224,7 @@ pub mod scope {
             cond = cond.add(case_file::Column::Id.in_subquery(referrer(agency)));
         }
         if has(Relationship::FacilityOperator) {
-            cond = cond.add(case_file::Column::Id.in_subquery(facility_operator(agency)));
+            cond = cond.add(case_file::Column::Id.in_subquery(facility_operator(agency, today)));
         }
         if has(Relationship::CourtOfRecord) {
             cond = cond
@@ -283,7 +289,7 @@ pub async fn case_links<C: sea_orm::ConnectionTrait>(
         ])
         .expr_as(member(scope::team(agency, today)), "team")
         .expr_as(member(scope::referrer(agency)), "referrer")
-        .expr_as(member(scope::facility_operator(agency)), "operator")
+        .expr_as(member(scope::facility_operator(agency, today)), "operator")
         .expr_as(member(scope::court(agency)), "court")
         .filter(case_file::Column::Id.is_in(keys.iter().copied()))
         .into_tuple()
