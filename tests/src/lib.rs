@@ -42,6 +42,7 @@ pub struct HubBuilder {
     sync: Option<SyncSetup>,
     console: ConsoleConfig,
     outbound: Option<(rete_api::outbox::Routes, OutboxConfig)>,
+    hub_keys: Option<Arc<HubKeys>>,
 }
 
 /// Builds the hub's connector engine once the database exists.
@@ -87,6 +88,13 @@ impl HubBuilder {
     /// in `TestHub::outbox`; tests run its ticks themselves (`run_once`).
     pub fn outbound(mut self, routes: rete_api::outbox::Routes, config: OutboxConfig) -> Self {
         self.outbound = Some((routes, config));
+        self
+    }
+
+    /// The hub's own keys (access-log digests, signed statements, outbound
+    /// JWS), when a peer must know the public key before the hub starts.
+    pub fn hub_keys(mut self, keys: Arc<HubKeys>) -> Self {
+        self.hub_keys = Some(keys);
         self
     }
 
@@ -155,7 +163,10 @@ impl HubBuilder {
         let agreement = self.agreement.unwrap_or_else(policy_interim);
         // The appender has a pool of its own: statement counts measure the
         // query, the log's cost is the benchmark's business.
-        let audit_keys = Arc::new(HubKeys::generate().expect("hub keys"));
+        let audit_keys = match self.hub_keys {
+            Some(k) => k,
+            None => Arc::new(HubKeys::generate().expect("hub keys")),
+        };
         let audit = AuditLog::start(&url, audit_keys.clone(), 256)
             .await
             .expect("access log");
@@ -188,9 +199,11 @@ impl HubBuilder {
             )
             .await;
         });
+        let hub_state = state.clone();
         Some(TestHub {
             engine,
             outbox,
+            state: hub_state,
             base: format!("http://{addr}"),
             db,
             key,
@@ -272,6 +285,8 @@ pub struct TestHub {
     pub engine: Option<Arc<connectors::Engine>>,
     /// The outbox, when the builder was given outbound routes.
     pub outbox: Option<Arc<rete_api::outbox::Outbox>>,
+    /// The hub's state (a second outbox worker on the same database, say).
+    pub state: AppState,
     pub base: String,
     pub db: DatabaseConnection,
     pub key: SigningKey,
@@ -349,6 +364,7 @@ impl TestHub {
             sync: None,
             console: ConsoleConfig::default(),
             outbound: None,
+            hub_keys: None,
         }
     }
 
@@ -537,6 +553,33 @@ impl TestHub {
         }
         id
     }
+}
+
+/// `backend_test!(name)` runs `async fn name(backend: Backend)` once on
+/// SQLite and once on PostgreSQL (skipped when `DATABASE_URL` does not point
+/// at one), for tests that start their peers before the hub.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::postgres_url().is_none() {
+                    eprintln!("skipped: DATABASE_URL does not point at PostgreSQL");
+                    return;
+                }
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    };
 }
 
 /// Run `async fn $name(hub: TestHub)` on SQLite and on PostgreSQL.
