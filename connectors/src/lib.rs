@@ -56,7 +56,7 @@ pub fn instances(
 }
 
 /// Reads a file of an instance's kind (a FHIR Bundle, a consultorio CSV
-/// export, a saved page of a court's orders) into raw items; the error names what is wrong with the file.
+/// export) into raw items; the error names what is wrong with the file.
 pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, String> {
     match &config.kind {
         KindConfig::Consultorio(_) => consultorio::parse_export(bytes).map_err(|e| e.to_string()),
@@ -65,6 +65,9 @@ pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, 
                 .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
             fhir::bundle_items(text).map_err(|e| e.to_string())
         }
-        KindConfig::Court(_) => court::feed_items(bytes),
+        KindConfig::Court(_) => Err(
+            "a court instance takes no files: its orders are pulled from the court's feed (rete sync run)"
+                .to_string(),
+        ),
     }
 }

@@ -85,17 +85,6 @@ pub fn system_of(agency: &str) -> String {
     format!("court:{agency}")
 }
 
-/// Reads a page of the feed saved to a file (the same JSON as
-/// `GET /orders` answers) into raw items; each is verified when mapped.
-pub fn feed_items(bytes: &[u8]) -> Result<Vec<RawItem>, String> {
-    transport::read_feed(bytes)
-        .map(|f| f.items)
-        .map_err(|e| match e {
-            transport::FeedError::NotJson => "the file is not JSON".to_string(),
-            transport::FeedError::Bad(m) => format!("the file is not a page of orders: {m}"),
-        })
-}
-
 impl Connector for CourtConnector {
     fn kind(&self) -> &'static str {
         "court"

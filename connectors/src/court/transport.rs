@@ -179,12 +179,12 @@ impl Transport {
 }
 
 /// A page of the feed, read.
-pub(crate) struct Feed {
-    pub items: Vec<RawItem>,
-    pub next: Option<String>,
+struct Feed {
+    items: Vec<RawItem>,
+    next: Option<String>,
 }
 
-pub(crate) enum FeedError {
+enum FeedError {
     /// Not JSON at all (a body cut short, an HTML error page).
     NotJson,
     /// JSON, but not a page of the feed.
@@ -195,7 +195,7 @@ pub(crate) enum FeedError {
 /// an item (its mapping rejects it, so it lands in the dead letters); an
 /// item without a `seq` makes the page unusable, since the cursor could not
 /// move past it.
-pub(crate) fn read_feed(body: &[u8]) -> Result<Feed, FeedError> {
+fn read_feed(body: &[u8]) -> Result<Feed, FeedError> {
     let value: Value = serde_json::from_slice(body).map_err(|_| FeedError::NotJson)?;
     let Value::Object(page) = value else {
         return Err(FeedError::Bad("not a JSON object".into()));
