@@ -18,7 +18,15 @@
 //!   already linked record overwrites the fields it carries;
 //! - a referral that has been triaged is never changed by a sync;
 //! - a consent's lists must hold the policy's values, and its recipients must be
-//!   agencies of the network.
+//!   agencies of the network;
+//! - a court order lands on the case whose `reference` it names, issued by the
+//!   instance's agency (which must be a juvenile court), with its mandates to
+//!   agencies of the network; a docket number is the court's once. A changed
+//!   order is updated with its mandates: a mandate that remains (same agency,
+//!   same description) keeps its row and its `fulfilled_on`, a new one is
+//!   added, one the court dropped is deleted unless a report already answers
+//!   it. The first court to order on a case becomes its court of record, as
+//!   when an order is recorded by hand.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
@@ -26,19 +34,24 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use entities::enums::{MigrationStatus, ReferralChannel};
 use entities::{
-    consent, external_ref, health_event, person, referral, referral_reason, referral_subject,
+    case_file, consent, court_order, court_order_mandate, court_report, external_ref, health_event,
+    person, referral, referral_reason, referral_subject,
 };
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::model::{
-    ConsentIn, EntityKind, ExternalKey, HealthEventIn, Inbound, PersonIn, Record, ReferralIn,
+    ConsentIn, CourtOrderIn, EntityKind, ExternalKey, HealthEventIn, Inbound, PersonIn, Record,
+    ReferralIn,
 };
+
+/// `agency.kind` of a juvenile court: the only kind whose instances import orders.
+const JUVENILE_COURT: &str = "JUVENILE_COURT";
 
 /// Who the records come from: the instance's name, agency and referral target.
 #[derive(Clone, Debug)]
@@ -93,6 +106,13 @@ struct Writes {
     referral_updates: Vec<(Uuid, ReferralIn)>,
     consents: Vec<consent::ActiveModel>,
     consent_updates: Vec<(Uuid, ConsentIn, Uuid)>,
+    orders: Vec<court_order::ActiveModel>,
+    mandates: Vec<court_order_mandate::ActiveModel>,
+    /// (order id, the order, its case id).
+    order_updates: Vec<(Uuid, CourtOrderIn, Uuid)>,
+    /// Cases an imported order is on: the court becomes their court of
+    /// record where they have none.
+    ordered_cases: Vec<Uuid>,
     refs: BTreeMap<ExternalKey, external_ref::ActiveModel>,
 }
 
@@ -106,6 +126,11 @@ struct Page<'a> {
     /// Persons whose fiscal code this page sets, to catch two ids claiming one code.
     fiscal_code_of: HashMap<Uuid, Option<String>>,
     triaged: HashSet<Uuid>,
+    /// Case references of the page's court orders → case ids.
+    cases: HashMap<String, Uuid>,
+    /// Docket numbers of the instance's court → order ids (in the database
+    /// or claimed earlier in this page).
+    dockets: HashMap<String, Uuid>,
     writes: Writes,
     /// How to take back what the current item changed in the maps above.
     undo: Vec<Undo>,
@@ -116,6 +141,7 @@ enum Undo {
     Known(ExternalKey, Option<Known>),
     FiscalCode(String, Option<Uuid>),
     FiscalCodeOf(Uuid, Option<Option<String>>),
+    Docket(String, Option<Uuid>),
     Ref(ExternalKey, Option<external_ref::ActiveModel>),
 }
 
@@ -134,6 +160,8 @@ pub async fn apply<C: ConnectionTrait>(
         by_fiscal_code: load_fiscal_codes(db, items).await?,
         fiscal_code_of: HashMap::new(),
         triaged: HashSet::new(),
+        cases: load_cases(db, items).await?,
+        dockets: load_dockets(db, source, items).await?,
         writes: Writes::default(),
         undo: Vec::new(),
     };
@@ -162,7 +190,7 @@ pub async fn apply<C: ConnectionTrait>(
         }
         page.undo.clear();
     }
-    page.writes.flush(db, now).await?;
+    page.writes.flush(db, &source.agency_id, now).await?;
     Ok(outcomes)
 }
 
@@ -170,7 +198,7 @@ pub async fn apply<C: ConnectionTrait>(
 /// taken back through the undo log, so a checkpoint costs O(1), not a copy
 /// of the page's maps per item).
 struct Snapshot {
-    lens: [usize; 10],
+    lens: [usize; 14],
 }
 
 impl Page<'_> {
@@ -188,6 +216,10 @@ impl Page<'_> {
                 w.referral_updates.len(),
                 w.consents.len(),
                 w.consent_updates.len(),
+                w.orders.len(),
+                w.mandates.len(),
+                w.order_updates.len(),
+                w.ordered_cases.len(),
             ],
         }
     }
@@ -213,6 +245,12 @@ impl Page<'_> {
                 Undo::FiscalCodeOf(id, None) => {
                     self.fiscal_code_of.remove(&id);
                 }
+                Undo::Docket(d, Some(id)) => {
+                    self.dockets.insert(d, id);
+                }
+                Undo::Docket(d, None) => {
+                    self.dockets.remove(&d);
+                }
                 Undo::Ref(k, Some(v)) => {
                     self.writes.refs.insert(k, v);
                 }
@@ -222,7 +260,7 @@ impl Page<'_> {
             }
         }
         let w = &mut self.writes;
-        let [a, b, c, d, e, f, g, h, i, j] = s.lens;
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n] = s.lens;
         w.persons.truncate(a);
         w.person_updates.truncate(b);
         w.health.truncate(c);
@@ -233,6 +271,10 @@ impl Page<'_> {
         w.referral_updates.truncate(h);
         w.consents.truncate(i);
         w.consent_updates.truncate(j);
+        w.orders.truncate(k);
+        w.mandates.truncate(l);
+        w.order_updates.truncate(m);
+        w.ordered_cases.truncate(n);
     }
 
     fn decide(&mut self, record: &Record) -> Result<Change, String> {
@@ -462,6 +504,35 @@ impl Page<'_> {
                 });
                 Ok((id, Change::Created))
             }
+            Inbound::CourtOrder(o) => {
+                let case_id = self.check_court_order(o)?;
+                let id = Uuid::now_v7();
+                self.claim_docket(id, &o.docket_number)?;
+                self.writes.orders.push(court_order::ActiveModel {
+                    id: Set(id),
+                    case_id: Set(case_id),
+                    court_id: Set(self.source.agency_id.clone()),
+                    docket_number: Set(o.docket_number.clone()),
+                    kind: Set(o.kind),
+                    issued_on: Set(o.issued_on),
+                    summary: Set(o.summary.clone()),
+                    text: Set(o.text.clone()),
+                    created_at: Set(now),
+                });
+                for m in &o.mandates {
+                    self.writes.mandates.push(court_order_mandate::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        order_id: Set(id),
+                        agency_id: Set(m.agency.clone()),
+                        description: Set(m.description.clone()),
+                        due_on: Set(m.due_on),
+                        fulfilled_on: Set(None),
+                        created_at: Set(now),
+                    });
+                }
+                self.writes.ordered_cases.push(case_id);
+                Ok((id, Change::Created))
+            }
         }
     }
 
@@ -505,8 +576,61 @@ impl Page<'_> {
                     .consent_updates
                     .push((id, c.clone(), subject_id));
             }
+            Inbound::CourtOrder(o) => {
+                let case_id = self.check_court_order(o)?;
+                self.claim_docket(id, &o.docket_number)?;
+                self.writes.order_updates.push((id, o.clone(), case_id));
+                self.writes.ordered_cases.push(case_id);
+            }
         }
         Ok(true)
+    }
+
+    /// Checks what mapping could not (it has no database): the instance is a
+    /// court's, the case exists, the mandated agencies are of the network,
+    /// the order is not dated in the future. Gives the case's id.
+    fn check_court_order(&self, o: &CourtOrderIn) -> Result<Uuid, String> {
+        if self.source.agency_kind != JUVENILE_COURT {
+            return Err(format!(
+                "instance {} speaks for {}, a {}: only a juvenile court issues orders",
+                self.source.instance, self.source.agency_id, self.source.agency_kind
+            ));
+        }
+        let case_id = *self
+            .cases
+            .get(&o.case_reference)
+            .ok_or_else(|| format!("no case with reference {}", o.case_reference))?;
+        // Italy is ahead of UTC: an order of today there may be dated tomorrow here.
+        if o.issued_on > self.now.date_naive() + chrono::Days::new(1) {
+            return Err(format!("order.issued_on: {} is in the future", o.issued_on));
+        }
+        for (i, m) in o.mandates.iter().enumerate() {
+            if !self.source.agencies.contains(&m.agency) {
+                return Err(format!(
+                    "order.mandates[{i}].agency: `{}` is not an agency of the network",
+                    m.agency
+                ));
+            }
+        }
+        Ok(case_id)
+    }
+
+    /// A docket number is one order's, per court. One freed by an update in
+    /// this page stays taken until the page is written (the inserts go out
+    /// before the updates), so another order may take it on a later page.
+    fn claim_docket(&mut self, id: Uuid, docket: &str) -> Result<(), String> {
+        match self.dockets.get(docket) {
+            Some(other) if *other != id => Err(
+                "order.docket_number: another order of this court in Rete has this docket number"
+                    .to_string(),
+            ),
+            Some(_) => Ok(()),
+            None => {
+                let old = self.dockets.insert(docket.to_string(), id);
+                self.undo.push(Undo::Docket(docket.to_string(), old));
+                Ok(())
+            }
+        }
     }
 
     fn check_consent(&self, c: &ConsentIn) -> Result<(), String> {
@@ -600,6 +724,63 @@ async fn load_known<C: ConnectionTrait>(
     Ok(known)
 }
 
+fn court_orders(items: &[Vec<Record>]) -> impl Iterator<Item = &CourtOrderIn> {
+    items.iter().flatten().filter_map(|r| match &r.body {
+        Inbound::CourtOrder(o) => Some(o),
+        _ => None,
+    })
+}
+
+async fn load_cases<C: ConnectionTrait>(
+    db: &C,
+    items: &[Vec<Record>],
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let refs: Vec<&str> = court_orders(items)
+        .map(|o| o.case_reference.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut map = HashMap::new();
+    for chunk in refs.chunks(KEYS_PER_QUERY) {
+        let rows: Vec<(Uuid, String)> = case_file::Entity::find()
+            .select_only()
+            .column(case_file::Column::Id)
+            .column(case_file::Column::Reference)
+            .filter(case_file::Column::Reference.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        map.extend(rows.into_iter().map(|(id, r)| (r, id)));
+    }
+    Ok(map)
+}
+
+async fn load_dockets<C: ConnectionTrait>(
+    db: &C,
+    source: &Source,
+    items: &[Vec<Record>],
+) -> Result<HashMap<String, Uuid>, DbErr> {
+    let dockets: Vec<&str> = court_orders(items)
+        .map(|o| o.docket_number.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut map = HashMap::new();
+    for chunk in dockets.chunks(KEYS_PER_QUERY) {
+        let rows: Vec<(Uuid, String)> = court_order::Entity::find()
+            .select_only()
+            .column(court_order::Column::Id)
+            .column(court_order::Column::DocketNumber)
+            .filter(court_order::Column::CourtId.eq(source.agency_id.as_str()))
+            .filter(court_order::Column::DocketNumber.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        map.extend(rows.into_iter().map(|(id, d)| (d, id)));
+    }
+    Ok(map)
+}
+
 async fn load_fiscal_codes<C: ConnectionTrait>(
     db: &C,
     items: &[Vec<Record>],
@@ -658,7 +839,14 @@ async fn load_triaged<C: ConnectionTrait>(
 }
 
 impl Writes {
-    async fn flush<C: ConnectionTrait>(self, db: &C, now: DateTime<Utc>) -> Result<(), DbErr> {
+    /// Sends the page's writes; `court_id` is the instance's agency (the
+    /// court of the orders it imports).
+    async fn flush<C: ConnectionTrait>(
+        self,
+        db: &C,
+        court_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
         insert_all::<person::Entity, _>(db, self.persons).await?;
         for (id, p, fill_only) in self.person_updates {
             update_person(db, id, &p, fill_only, now).await?;
@@ -723,6 +911,31 @@ impl Writes {
             })
             .exec(db)
             .await?;
+        }
+        insert_all::<court_order::Entity, _>(db, self.orders).await?;
+        insert_all::<court_order_mandate::Entity, _>(db, self.mandates).await?;
+        for (id, o, case_id) in &self.order_updates {
+            update_order(db, *id, o, *case_id, now).await?;
+        }
+        if !self.ordered_cases.is_empty() {
+            let cases: Vec<Uuid> = self
+                .ordered_cases
+                .into_iter()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            for chunk in cases.chunks(KEYS_PER_QUERY) {
+                case_file::Entity::update_many()
+                    .col_expr(
+                        case_file::Column::CourtOfRecordId,
+                        Expr::value(court_id.to_string()),
+                    )
+                    .col_expr(case_file::Column::UpdatedAt, Expr::value(now))
+                    .filter(case_file::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(case_file::Column::CourtOfRecordId.is_null())
+                    .exec(db)
+                    .await?;
+            }
         }
         let refs: Vec<external_ref::ActiveModel> = self.refs.into_values().collect();
         for chunk in refs.chunks(ROWS_PER_INSERT) {
@@ -821,5 +1034,93 @@ async fn update_person<C: ConnectionTrait>(
     })
     .exec(db)
     .await?;
+    Ok(())
+}
+
+/// Writes a changed order and brings its mandates in line with the court's:
+/// a mandate that remains (same agency and description) keeps its row, its
+/// id and its `fulfilled_on` (its due date follows the court); a new one is
+/// added; one the court dropped is deleted, unless a report answers it (the
+/// report keeps what it answered).
+async fn update_order<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    o: &CourtOrderIn,
+    case_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    court_order::Entity::update(court_order::ActiveModel {
+        id: Set(id),
+        case_id: Set(case_id),
+        docket_number: Set(o.docket_number.clone()),
+        kind: Set(o.kind),
+        issued_on: Set(o.issued_on),
+        summary: Set(o.summary.clone()),
+        text: Set(o.text.clone()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    let mut current: Vec<Option<court_order_mandate::Model>> = court_order_mandate::Entity::find()
+        .filter(court_order_mandate::Column::OrderId.eq(id))
+        .order_by_asc(court_order_mandate::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut added = Vec::new();
+    for m in &o.mandates {
+        let same = current.iter_mut().find(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.agency_id == m.agency && c.description == m.description)
+        });
+        match same.and_then(Option::take) {
+            Some(kept) => {
+                if kept.due_on != m.due_on {
+                    court_order_mandate::Entity::update(court_order_mandate::ActiveModel {
+                        id: Set(kept.id),
+                        due_on: Set(m.due_on),
+                        ..Default::default()
+                    })
+                    .exec(db)
+                    .await?;
+                }
+            }
+            None => added.push(court_order_mandate::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                order_id: Set(id),
+                agency_id: Set(m.agency.clone()),
+                description: Set(m.description.clone()),
+                due_on: Set(m.due_on),
+                fulfilled_on: Set(None),
+                created_at: Set(now),
+            }),
+        }
+    }
+    let dropped: Vec<Uuid> = current.into_iter().flatten().map(|m| m.id).collect();
+    if !dropped.is_empty() {
+        let answered: HashSet<Uuid> = court_report::Entity::find()
+            .select_only()
+            .column(court_report::Column::MandateId)
+            .filter(court_report::Column::MandateId.is_in(dropped.iter().copied()))
+            .into_tuple::<Option<Uuid>>()
+            .all(db)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let gone: Vec<Uuid> = dropped
+            .into_iter()
+            .filter(|m| !answered.contains(m))
+            .collect();
+        if !gone.is_empty() {
+            court_order_mandate::Entity::delete_many()
+                .filter(court_order_mandate::Column::Id.is_in(gone))
+                .exec(db)
+                .await?;
+        }
+    }
+    insert_all::<court_order_mandate::Entity, _>(db, added).await?;
     Ok(())
 }

@@ -67,6 +67,8 @@ pub enum KindConfig {
     Fhir(Box<FhirConfig>),
     /// A consultorio's CSV exports (files or the upload endpoint).
     Consultorio(ConsultorioConfig),
+    /// A juvenile court's system: signed orders and report requests.
+    Court(CourtConfig),
 }
 
 impl KindConfig {
@@ -74,6 +76,7 @@ impl KindConfig {
         match self {
             KindConfig::Fhir(_) => "fhir",
             KindConfig::Consultorio(_) => "consultorio",
+            KindConfig::Court(_) => "court",
         }
     }
 }
@@ -183,6 +186,39 @@ pub struct ConsultorioConfig {
     pub system: Option<String>,
 }
 
+/// A juvenile court's order feed (`docs/connectors-court.md`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourtConfig {
+    /// The court system's base URL; orders are pulled from `{base_url}/orders`.
+    pub base_url: String,
+    /// The court's PUBLIC signing key: a PEM `PUBLIC KEY`, a JWK or a JWK Set
+    /// (several keys with their `kid`, while the court rotates). Not a
+    /// secret, so a plain path.
+    pub court_key_file: PathBuf,
+    /// The JWS algorithms accepted; anything else (and `none`) is refused.
+    #[serde(default = "default_court_algorithms")]
+    pub algorithms: Vec<String>,
+    /// A bearer token the court's system asks for, if any.
+    #[serde(default)]
+    pub auth: Option<SecretSource>,
+    /// `limit` per page.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_court_algorithms() -> Vec<String> {
+    vec!["ES256".to_string()]
+}
+
+/// The JWS algorithms a court's key may sign with: asymmetric only (an HMAC
+/// secret shared with the court would let the hub forge orders), and no
+/// `none`.
+pub const COURT_ALGORITHMS: [&str; 4] = ["ES256", "ES384", "RS256", "PS256"];
+
 /// Where a secret comes from: an environment variable or a file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
@@ -275,6 +311,40 @@ impl InstanceConfig {
                 }
             }
             KindConfig::Consultorio(_) => {}
+            KindConfig::Court(c) => {
+                if !(c.base_url.starts_with("http://") || c.base_url.starts_with("https://")) {
+                    return Err(invalid(key("base_url"), "must be an http(s) URL"));
+                }
+                if c.court_key_file.as_os_str().is_empty() {
+                    return Err(invalid(
+                        key("court_key_file"),
+                        "must name the file of the court's public key",
+                    ));
+                }
+                if c.algorithms.is_empty() {
+                    return Err(invalid(key("algorithms"), "must name at least one"));
+                }
+                for (i, a) in c.algorithms.iter().enumerate() {
+                    if !COURT_ALGORITHMS.contains(&a.as_str()) {
+                        return Err(invalid(
+                            key(&format!("algorithms[{i}]")),
+                            format!("`{a}` is not accepted ({})", COURT_ALGORITHMS.join(", ")),
+                        ));
+                    }
+                    if c.algorithms[..i].contains(a) {
+                        return Err(invalid(
+                            key(&format!("algorithms[{i}]")),
+                            format!("`{a}` is named twice"),
+                        ));
+                    }
+                }
+                if c.page_size == 0 || c.page_size > 1000 {
+                    return Err(invalid(key("page_size"), "must be between 1 and 1000"));
+                }
+                if c.timeout_ms == 0 {
+                    return Err(invalid(key("timeout_ms"), "must be at least 1"));
+                }
+            }
         }
         Ok(())
     }
@@ -328,6 +398,32 @@ mod tests {
         let f = *f;
         assert_eq!(f.page_size, 200);
         assert!(matches!(f.auth, FhirAuth::None));
+    }
+
+    #[test]
+    fn a_court_instance_reads_with_defaults_and_refuses_symmetric_algorithms() {
+        let c = parse(
+            "kind = \"court\"\nagency = \"tm-torino\"\nbase_url = \"https://tribunale.example/api\"\ncourt_key_file = \"/etc/rete/tm.jwk\"\n",
+        )
+        .expect("valid");
+        assert!(c.validate("tribunale").is_ok());
+        let KindConfig::Court(court) = &c.kind else {
+            panic!("court expected")
+        };
+        assert_eq!(court.algorithms, ["ES256"]);
+        assert_eq!((court.page_size, court.timeout_ms), (200, 10_000));
+        assert!(court.auth.is_none());
+
+        let c = parse(
+            "kind = \"court\"\nagency = \"tm\"\nbase_url = \"https://t\"\ncourt_key_file = \"k\"\nalgorithms = [\"ES256\", \"HS256\"]\n",
+        )
+        .expect("parses");
+        let err = c.validate("tribunale").err();
+        assert_eq!(
+            err.as_ref().map(|e| e.key.as_str()),
+            Some("connectors.tribunale.algorithms[1]")
+        );
+        assert!(err.is_some_and(|e| e.message.contains("not accepted")));
     }
 
     #[test]

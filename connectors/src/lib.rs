@@ -11,9 +11,11 @@ mod breaker;
 pub mod config;
 pub mod connector;
 pub mod consultorio;
+pub mod court;
 pub mod engine;
 pub mod fhir;
 pub mod fiscal_code;
+mod http;
 pub mod model;
 
 pub use connector::{Connector, FetchError, Mapped, Page, RawItem};
@@ -33,6 +35,7 @@ pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, 
             name, config, c,
         )?)),
         KindConfig::Fhir(fhir) => Ok(Arc::new(fhir::FhirConnector::new(name, config, fhir)?)),
+        KindConfig::Court(c) => Ok(Arc::new(court::CourtConnector::new(name, config, c)?)),
     }
 }
 
@@ -62,5 +65,9 @@ pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, 
                 .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
             fhir::bundle_items(text).map_err(|e| e.to_string())
         }
+        KindConfig::Court(_) => Err(
+            "a court instance takes no files: its orders are pulled from the court's feed (rete sync run)"
+                .to_string(),
+        ),
     }
 }

@@ -12,7 +12,9 @@
 //! functions that property tests and fuzzers can drive.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entities::enums::{ConsentGiver, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency};
+use entities::enums::{
+    ConsentGiver, CourtOrderKind, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -70,6 +72,7 @@ impl Record {
             Inbound::HealthEvent(_) => EntityKind::HealthEvent,
             Inbound::Referral(_) => EntityKind::Referral,
             Inbound::Consent(_) => EntityKind::Consent,
+            Inbound::CourtOrder(_) => EntityKind::CourtOrder,
         }
     }
 
@@ -80,6 +83,8 @@ impl Record {
             Inbound::HealthEvent(h) => Some(&h.subject),
             Inbound::Referral(r) => Some(&r.subject),
             Inbound::Consent(c) => Some(&c.subject),
+            // An order is about a case, found by its reference.
+            Inbound::CourtOrder(_) => None,
         }
     }
 }
@@ -92,6 +97,7 @@ pub enum EntityKind {
     HealthEvent,
     Referral,
     Consent,
+    CourtOrder,
 }
 
 impl EntityKind {
@@ -101,6 +107,7 @@ impl EntityKind {
             EntityKind::HealthEvent => "HEALTH_EVENT",
             EntityKind::Referral => "REFERRAL",
             EntityKind::Consent => "CONSENT",
+            EntityKind::CourtOrder => "COURT_ORDER",
         }
     }
 
@@ -110,6 +117,7 @@ impl EntityKind {
             EntityKind::HealthEvent,
             EntityKind::Referral,
             EntityKind::Consent,
+            EntityKind::CourtOrder,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -122,6 +130,7 @@ pub enum Inbound {
     HealthEvent(HealthEventIn),
     Referral(ReferralIn),
     Consent(ConsentIn),
+    CourtOrder(CourtOrderIn),
 }
 
 /// A person as an agency's system knows them. Matching (engine): first the
@@ -182,4 +191,28 @@ pub struct ConsentIn {
     pub valid_until: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub evidence_ref: Option<String>,
+}
+
+/// An order (decreto) of the instance's juvenile court about a case, or a
+/// report request (kind `REPORT_REQUEST`, whose mandates say who reports by
+/// when). The case is named by its Rete `reference`; the engine checks the
+/// mandated agencies against the network before writing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CourtOrderIn {
+    pub case_reference: String,
+    pub docket_number: String,
+    pub kind: CourtOrderKind,
+    pub issued_on: NaiveDate,
+    pub summary: String,
+    pub text: Option<String>,
+    pub mandates: Vec<MandateIn>,
+}
+
+/// What an order asks of an agency, and by when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MandateIn {
+    /// The mandated agency's id in the network (`polo-nord`).
+    pub agency: String,
+    pub description: String,
+    pub due_on: Option<NaiveDate>,
 }

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use crate::config::{ConfigError, FhirAuth, SecretSource, invalid};
 use crate::connector::FetchError;
 
-use super::transport::{classify_send_error, read_capped, retry_after};
+use crate::http::{classify_send_error, read_capped, retry_after};
 
 /// Lifetime of a client assertion (SMART asks for at most five minutes).
 const ASSERTION_SECONDS: i64 = 240;
