@@ -188,6 +188,7 @@ impl HubBuilder {
             }
             None => (state, None),
         };
+        let hub_state = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -199,7 +200,6 @@ impl HubBuilder {
             )
             .await;
         });
-        let hub_state = state.clone();
         Some(TestHub {
             engine,
             outbox,

@@ -2,6 +2,8 @@
 //! messages to a test community server, both real HTTP peers on 127.0.0.1
 //! (docs/outbound.md). The hub's outbox ticks are run by the tests.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use connectors::court::peer::CourtPeer;
@@ -62,7 +64,7 @@ async fn case_before_the_court(hub: &TestHub) -> (String, String, String) {
     let a = hub
         .gql(
             &hub.polo_nord(),
-            "{ cases(first: 200) { edges { node { id leadAgency { id }
+            "{ cases(first: 100) { edges { node { id leadAgency { id }
                 courtOrders { id court { id } mandates { id agency { id } fulfilledOn } } } } } }",
             json!({}),
         )
@@ -75,12 +77,13 @@ async fn case_before_the_court(hub: &TestHub) -> (String, String, String) {
         }
         for o in n["courtOrders"].as_array().into_iter().flatten() {
             for m in o["mandates"].as_array().into_iter().flatten() {
-                if m.pointer("/agency/id") == Some(&json!("polo-nord")) && m["fulfilledOn"].is_null()
+                if m.pointer("/agency/id") == Some(&json!("polo-nord"))
+                    && m["fulfilledOn"].is_null()
                 {
                     return (
-                        n["id"].as_str().unwrap().to_string(),
-                        o["id"].as_str().unwrap().to_string(),
-                        m["id"].as_str().unwrap().to_string(),
+                        n["id"].as_str().expect("a string").to_string(),
+                        o["id"].as_str().expect("a string").to_string(),
+                        m["id"].as_str().expect("a string").to_string(),
                     );
                 }
             }
@@ -151,7 +154,6 @@ async fn delivery(hub: &TestHub, report: &str) -> Value {
     .clone()
 }
 
-
 async fn a_report_submitted_on_a_case_arrives_at_the_court_signed_and_its_delivery_shows_on_the_case(
     backend: Backend,
 ) {
@@ -173,19 +175,34 @@ async fn a_report_submitted_on_a_case_arrives_at_the_court_signed_and_its_delive
     let r = &m["data"]["courtReport"];
     assert_eq!(r["id"], json!(report));
     assert_eq!(r["title"], "Relazione di aggiornamento");
-    assert!(r["body"].as_str().unwrap().contains("collabora"));
+    assert!(r["body"].as_str().expect("a string").contains("collabora"));
     assert_eq!(r["order"]["id"], json!(order));
     assert_eq!(r["case"]["id"], json!(case));
     // The court may see who the case is about: nothing was withheld.
-    assert!(r["case"]["subjects"][0]["person"]["familyName"].is_string(), "{r:#}");
+    assert!(
+        r["case"]["subjects"][0]["person"]["familyName"].is_string(),
+        "{r:#}"
+    );
     assert_eq!(m["withheld"], json!([]), "{m:#}");
 
     // The delivery is on the case, and the mandate it answered is fulfilled.
     let d = delivery(&hub, &report).await;
     assert_eq!(d["status"], "DELIVERED", "{d}");
     assert_eq!(d["attempts"], 1);
-    assert!(d["statusReason"].as_str().unwrap().starts_with("receipt "), "{d}");
-    assert!(d["classes"].as_array().unwrap().contains(&json!("JUDICIAL")), "{d}");
+    assert!(
+        d["statusReason"]
+            .as_str()
+            .expect("a string")
+            .starts_with("receipt "),
+        "{d}"
+    );
+    assert!(
+        d["classes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("JUDICIAL")),
+        "{d}"
+    );
     let a = hub
         .gql(
             &hub.polo_nord(),
@@ -200,7 +217,11 @@ async fn a_report_submitted_on_a_case_arrives_at_the_court_signed_and_its_delive
         &json!([{"kind": "COURT_REPORT", "status": "DELIVERED", "receiver": {"id": "tm-torino"}}])
     );
     let mandates = a.data("/case/courtOrders").to_string();
-    assert!(mandates.contains(&mandate) && !mandates.contains(&format!("\"id\":\"{mandate}\",\"fulfilledOn\":null")), "{mandates}");
+    assert!(
+        mandates.contains(&mandate)
+            && !mandates.contains(&format!("\"id\":\"{mandate}\",\"fulfilledOn\":null")),
+        "{mandates}"
+    );
 
     // The delivery is in the access log: the court, purpose SYNC, by the outbox.
     let logged = hub
@@ -215,9 +236,13 @@ async fn a_report_submitted_on_a_case_arrives_at_the_court_signed_and_its_delive
     let t = tick(&hub).await;
     assert_eq!(t.claimed, 0, "{t:?}");
 }
-backend_test!(a_report_submitted_on_a_case_arrives_at_the_court_signed_and_its_delivery_shows_on_the_case);
+backend_test!(
+    a_report_submitted_on_a_case_arrives_at_the_court_signed_and_its_delivery_shows_on_the_case
+);
 
-async fn a_court_that_is_down_or_failing_gets_each_report_once_when_it_comes_back(backend: Backend) {
+async fn a_court_that_is_down_or_failing_gets_each_report_once_when_it_comes_back(
+    backend: Backend,
+) {
     let (hub, court) = court_hub(backend).await;
     let (case, order, _) = case_before_the_court(&hub).await;
     court.set_down(true).await;
@@ -226,7 +251,13 @@ async fn a_court_that_is_down_or_failing_gets_each_report_once_when_it_comes_bac
     assert_eq!((t.claimed, t.retrying), (1, 1), "{t:?}");
     let d = delivery(&hub, &first).await;
     assert_eq!(d["status"], "PENDING");
-    assert!(d["lastError"].as_str().unwrap().contains("connection"), "{d}");
+    assert!(
+        d["lastError"]
+            .as_str()
+            .expect("a string")
+            .contains("connection"),
+        "{d}"
+    );
 
     // Back up, but answering 503 once and then too slowly once.
     court.set_down(false).await;
@@ -236,7 +267,10 @@ async fn a_court_that_is_down_or_failing_gets_each_report_once_when_it_comes_bac
     drain(&hub).await;
 
     let got = court.received();
-    let ids: Vec<&Value> = got.iter().map(|m| &m["data"]["courtReport"]["id"]).collect();
+    let ids: Vec<&Value> = got
+        .iter()
+        .map(|m| &m["data"]["courtReport"]["id"])
+        .collect();
     assert_eq!(ids.len(), 2, "each report arrives once: {got:#?}");
     assert!(ids.contains(&&json!(first)) && ids.contains(&&json!(second)));
     // The slow answer was retried: the court saw more posts than messages.
@@ -269,7 +303,13 @@ async fn a_court_that_refuses_the_hubs_signature_leaves_the_report_dead_with_the
     assert_eq!(t.dead, 1, "{t:?}");
     let d = delivery(&hub, &report).await;
     assert_eq!(d["status"], "DEAD");
-    assert!(d["lastError"].as_str().unwrap().contains("refused"), "{d}");
+    assert!(
+        d["lastError"]
+            .as_str()
+            .expect("a string")
+            .contains("refused"),
+        "{d}"
+    );
     assert!(court.received().is_empty());
     assert_eq!(court.refusals().len(), 1);
 }
@@ -293,14 +333,27 @@ async fn a_report_needs_a_court_that_has_the_case_and_a_connector_to_it(backend:
         )
         .await;
     assert_eq!(a.codes(), vec!["CONFLICT"], "{:#}", a.body);
-    assert!(a.errors()[0]["message"].as_str().unwrap().contains("tm-torino"));
+    assert!(
+        a.errors()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tm-torino")
+    );
     assert_eq!(hub.count("SELECT COUNT(*) FROM court_report").await, 0);
     // A mandate without its order, and a title too short, name the field.
     for (input, field) in [
-        (json!({"caseId": case, "mandateId": mandate, "title": "Relazione", "body": "Testo"}), "mandateId"),
-        (json!({"caseId": case, "orderId": order, "title": "R", "body": "Testo"}), "title"),
+        (
+            json!({"caseId": case, "mandateId": mandate, "title": "Relazione", "body": "Testo"}),
+            "mandateId",
+        ),
+        (
+            json!({"caseId": case, "orderId": order, "title": "R", "body": "Testo"}),
+            "title",
+        ),
     ] {
-        let a = hub.gql(&hub.polo_nord(), SUBMIT, json!({"input": input})).await;
+        let a = hub
+            .gql(&hub.polo_nord(), SUBMIT, json!({"input": input}))
+            .await;
         assert_eq!(a.codes(), vec!["BAD_USER_INPUT"], "{:#}", a.body);
         assert_eq!(a.errors()[0]["extensions"]["field"], field);
     }

@@ -74,6 +74,10 @@ impl Transport {
         use connectors::config::KindConfig;
         let _ = name;
         match &instance.kind {
+            KindConfig::Court(c) => Ok(Some(Transport::Court {
+                url: c.base_url.clone(),
+                audience: instance.agency.clone(),
+            })),
             KindConfig::Fhir(_) | KindConfig::Consultorio(_) => Ok(None),
         }
     }
