@@ -337,6 +337,39 @@ async fn a_replay_changes_nothing_and_a_changed_order_is_updated(hub: TestHub) {
         r.rejections[0].reason,
         "order.docket_number: another order of this court in Rete has this docket number"
     );
+
+    // A new order and its correction in one page: created, then updated.
+    let mut first = order(&reference);
+    first["id"] = json!("TM-2026-50");
+    first["docket_number"] = json!("V.G. 150/2026");
+    let mut corrected = first.clone();
+    corrected["mandates"] = json!([{"agency": "polo-nord",
+        "description": "Relazione sulla situazione del minore", "due_on": "2026-07-15"}]);
+    court.peer.publish(first);
+    court.peer.publish(corrected);
+    let r = court.sync().await;
+    assert_eq!(
+        (r.fetched, r.created, r.updated, r.rejected),
+        (2, 1, 1, 0),
+        "{:?}",
+        r.rejections
+    );
+    assert_eq!(
+        hub.count(
+            "SELECT COUNT(*) FROM court_order_mandate m JOIN court_order o ON o.id = m.order_id \
+             WHERE o.docket_number = 'V.G. 150/2026'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        hub.count(
+            "SELECT COUNT(*) FROM court_order_mandate m JOIN court_order o ON o.id = m.order_id \
+             WHERE o.docket_number = 'V.G. 150/2026' AND m.due_on = '2026-07-15'"
+        )
+        .await,
+        1
+    );
 }
 hub_test!(
     a_replay_changes_nothing_and_a_changed_order_is_updated,

@@ -210,6 +210,7 @@ impl CourtKeys {
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["iss"]);
         validation.validate_aud = false;
+        validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         let claims = jsonwebtoken::decode::<Value>(jws, &key.key, &validation)
             .map_err(|e| reason(e.kind(), parts[1], issuer))?

@@ -243,13 +243,19 @@ fn a_critical_header_parameter_is_refused() {
 }
 
 #[test]
-fn an_expired_order_is_rejected() {
+fn an_expired_or_not_yet_valid_order_is_rejected() {
     let key = Es256Key::generate("tm-1");
     let mut c = claims(order());
     c["exp"] = json!(1_000);
     assert_eq!(
         rejected(map_item(&ctx(&key), &item(key.sign(&c)))),
         "the JWS has expired (exp)"
+    );
+    let mut c = claims(order());
+    c["nbf"] = json!(chrono::Utc::now().timestamp() + 3600);
+    assert_eq!(
+        rejected(map_item(&ctx(&key), &item(key.sign(&c)))),
+        "the JWS is not valid yet (nbf)"
     );
 }
 

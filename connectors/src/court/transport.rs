@@ -104,12 +104,7 @@ impl Transport {
             q.append_pair("limit", &self.page_size.to_string());
         }
         let body = self.get(url).await?;
-        let feed = read_feed(&body).map_err(|e| match e {
-            FeedError::NotJson => {
-                FetchError::transient("orders page: invalid or truncated JSON".to_string())
-            }
-            FeedError::Bad(m) => FetchError::Permanent(format!("orders page: {m}")),
-        })?;
+        let feed = read_feed(&body)?;
         let after_seq = after.as_deref().and_then(|a| a.parse::<u64>().ok());
         if let (Some(a), Some(first)) = (after_seq, feed.items.first().and_then(|i| i.position))
             && first <= a
@@ -184,25 +179,21 @@ struct Feed {
     next: Option<String>,
 }
 
-enum FeedError {
-    /// Not JSON at all (a body cut short, an HTML error page).
-    NotJson,
-    /// JSON, but not a page of the feed.
-    Bad(String),
-}
-
 /// Reads a page of the feed. An item without a usable `jws` still becomes
 /// an item (its mapping rejects it, so it lands in the dead letters); an
 /// item without a `seq` makes the page unusable, since the cursor could not
-/// move past it.
-fn read_feed(body: &[u8]) -> Result<Feed, FeedError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| FeedError::NotJson)?;
+/// move past it. A body that is not JSON at all (cut short, an HTML error
+/// page) is transient; JSON that is not a page of the feed is permanent.
+fn read_feed(body: &[u8]) -> Result<Feed, FetchError> {
+    let bad = |m: String| FetchError::Permanent(format!("orders page: {m}"));
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| FetchError::transient("orders page: invalid or truncated JSON"))?;
     let Value::Object(page) = value else {
-        return Err(FeedError::Bad("not a JSON object".into()));
+        return Err(bad("not a JSON object".into()));
     };
     let items = match page.get("items") {
         Some(Value::Array(a)) => a,
-        _ => return Err(FeedError::Bad("`items` is missing or not a list".into())),
+        _ => return Err(bad("`items` is missing or not a list".into())),
     };
     let mut out = Vec::with_capacity(items.len());
     let mut last: Option<u64> = None;
@@ -210,9 +201,9 @@ fn read_feed(body: &[u8]) -> Result<Feed, FeedError> {
         let seq = item
             .get("seq")
             .and_then(Value::as_u64)
-            .ok_or_else(|| FeedError::Bad(format!("items[{i}].seq is not a whole number")))?;
+            .ok_or_else(|| bad(format!("items[{i}].seq is not a whole number")))?;
         if last.is_some_and(|l| seq <= l) {
-            return Err(FeedError::Bad(format!(
+            return Err(bad(format!(
                 "items[{i}].seq is not above the previous item's"
             )));
         }
@@ -235,7 +226,7 @@ fn read_feed(body: &[u8]) -> Result<Feed, FeedError> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(FeedError::Bad("`next` is not a cursor".into())),
+        Some(_) => return Err(bad("`next` is not a cursor".into())),
     };
     Ok(Feed { items: out, next })
 }
