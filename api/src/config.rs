@@ -62,7 +62,8 @@ pub struct OutboxConfig {
     pub backoff_max_ms: u64,
     /// Per-request timeout towards a partner.
     pub timeout_ms: u64,
-    /// How often the worker looks for consents that expired, in seconds.
+    /// How often the worker looks for consents withdrawn or expired since its
+    /// last look (whatever withdrew them: a mutation, a connector), in seconds.
     pub sweep_seconds: u64,
 }
 

@@ -69,10 +69,14 @@ impl Outbox {
 
     /// One sweep and one batch.
     pub async fn run_once(&self) -> Result<Tick, ApiError> {
-        let mut tick = Tick {
-            propagated: super::propagate::sweep(&self.state, Utc::now()).await?,
-            ..Tick::default()
-        };
+        self.tick(true).await
+    }
+
+    async fn tick(&self, sweep: bool) -> Result<Tick, ApiError> {
+        let mut tick = Tick::default();
+        if sweep {
+            tick.propagated = super::propagate::sweep(&self.state, Utc::now()).await?;
+        }
         let claimed = self.claim(Utc::now()).await?;
         tick.claimed = claimed.len();
         for m in claimed {
@@ -91,12 +95,19 @@ impl Outbox {
     }
 
     /// Run until the process ends: a tick, then wait for the poll interval
-    /// (none while batches come back full).
+    /// (none while batches come back full); the consent sweep every
+    /// `sweep_seconds`.
     pub fn spawn(self: std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let poll = Duration::from_millis(self.cfg.poll_ms);
+            let every = Duration::from_secs(self.cfg.sweep_seconds);
+            let mut swept: Option<std::time::Instant> = None;
             loop {
-                let full = match self.run_once().await {
+                let sweep = swept.is_none_or(|t| t.elapsed() >= every);
+                if sweep {
+                    swept = Some(std::time::Instant::now());
+                }
+                let full = match self.tick(sweep).await {
                     Ok(t) => t.claimed as u64 >= self.cfg.batch,
                     Err(e) => {
                         tracing::error!(error = %e.message(), "outbox: tick failed");
