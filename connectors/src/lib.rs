@@ -15,6 +15,7 @@ pub mod engine;
 pub mod fhir;
 pub mod fiscal_code;
 pub mod model;
+pub mod third_sector;
 
 pub use connector::{Connector, FetchError, Mapped, Page, RawItem};
 pub use engine::{
@@ -33,6 +34,9 @@ pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, 
             name, config, c,
         )?)),
         KindConfig::Fhir(fhir) => Ok(Arc::new(fhir::FhirConnector::new(name, config, fhir)?)),
+        KindConfig::ThirdSector(t) => Ok(Arc::new(third_sector::ThirdSectorConnector::new(
+            name, config, t,
+        )?)),
     }
 }
 
@@ -62,5 +66,10 @@ pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, 
                 .map_err(|e| format!("the file is not UTF-8 text: {e}"))?;
             fhir::bundle_items(text).map_err(|e| e.to_string())
         }
+        KindConfig::ThirdSector(_) => Err(
+            "a third-sector instance takes no files: its community sends each event as a signed \
+             webhook (POST /connectors/NAME/webhook)"
+                .to_string(),
+        ),
     }
 }

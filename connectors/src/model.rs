@@ -12,9 +12,12 @@
 //! functions that property tests and fuzzers can drive.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entities::enums::{ConsentGiver, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency};
+use entities::enums::{
+    ConsentGiver, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency, VerificationOutcome,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// Where a record lives in an agency's own system: `(system, resource type, id)`.
 /// `system` names the upstream (e.g. the FHIR base URL, or `consultorio:centro`),
@@ -70,6 +73,7 @@ impl Record {
             Inbound::HealthEvent(_) => EntityKind::HealthEvent,
             Inbound::Referral(_) => EntityKind::Referral,
             Inbound::Consent(_) => EntityKind::Consent,
+            Inbound::PlacementEvent(_) => EntityKind::PlacementEvent,
         }
     }
 
@@ -80,6 +84,8 @@ impl Record {
             Inbound::HealthEvent(h) => Some(&h.subject),
             Inbound::Referral(r) => Some(&r.subject),
             Inbound::Consent(c) => Some(&c.subject),
+            // It names a placement by our own id, not a person by key.
+            Inbound::PlacementEvent(_) => None,
         }
     }
 }
@@ -92,6 +98,7 @@ pub enum EntityKind {
     HealthEvent,
     Referral,
     Consent,
+    PlacementEvent,
 }
 
 impl EntityKind {
@@ -101,6 +108,7 @@ impl EntityKind {
             EntityKind::HealthEvent => "HEALTH_EVENT",
             EntityKind::Referral => "REFERRAL",
             EntityKind::Consent => "CONSENT",
+            EntityKind::PlacementEvent => "PLACEMENT_EVENT",
         }
     }
 
@@ -110,6 +118,7 @@ impl EntityKind {
             EntityKind::HealthEvent,
             EntityKind::Referral,
             EntityKind::Consent,
+            EntityKind::PlacementEvent,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -122,6 +131,7 @@ pub enum Inbound {
     HealthEvent(HealthEventIn),
     Referral(ReferralIn),
     Consent(ConsentIn),
+    PlacementEvent(PlacementEventIn),
 }
 
 /// A person as an agency's system knows them. Matching (engine): first the
@@ -182,4 +192,54 @@ pub struct ConsentIn {
     pub valid_until: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub evidence_ref: Option<String>,
+}
+
+/// What a reception community reports of a placement (the `placement_event`
+/// table's `kind`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PlacementEventKind {
+    /// The guests arrived at the facility.
+    Arrival,
+    /// The guests are present (a periodic confirmation).
+    Presence,
+    /// The guests are away (left without notice, did not come back at night).
+    Absence,
+    /// The guests left for good: the placement ends.
+    Departure,
+    /// Something happened that the case team must know.
+    Incident,
+    /// A review of the placement took place: a verification is recorded.
+    Verification,
+}
+
+impl PlacementEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlacementEventKind::Arrival => "ARRIVAL",
+            PlacementEventKind::Presence => "PRESENCE",
+            PlacementEventKind::Absence => "ABSENCE",
+            PlacementEventKind::Departure => "DEPARTURE",
+            PlacementEventKind::Incident => "INCIDENT",
+            PlacementEventKind::Verification => "VERIFICATION",
+        }
+    }
+}
+
+/// An event of a placement reported by the instance's agency, which must run
+/// the placement's facility (the engine checks). The placement is named by
+/// Rete's own id: the community learnt it from the hub's placement request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlacementEventIn {
+    pub placement_id: Uuid,
+    pub kind: PlacementEventKind,
+    pub occurred_at: DateTime<Utc>,
+    /// The day it happened where it happened (the date of `occurred_at` in
+    /// the offset the community wrote): a departure ends the placement on it.
+    pub occurred_on: NaiveDate,
+    pub note: Option<String>,
+    /// A departure's reason, for the placement's `end_reason`.
+    pub end_reason: Option<String>,
+    /// A verification's outcome.
+    pub outcome: Option<VerificationOutcome>,
 }

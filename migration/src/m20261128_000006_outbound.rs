@@ -134,7 +134,10 @@ fn at(c: impl IntoIden) -> ColumnDef {
 }
 
 fn at_null(c: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(c).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(c)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 const ENTITIES_BEFORE: &str = "'PERSON', 'HEALTH_EVENT', 'REFERRAL', 'CONSENT'";
@@ -202,12 +205,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(O::SubjectIds).json().not_null())
                     .col(ColumnDef::new(O::Status).text().not_null())
                     .col(ColumnDef::new(O::StatusReason).text().null())
-                    .col(
-                        ColumnDef::new(O::Attempts)
-                            .integer()
-                            .not_null()
-                            .default(0),
-                    )
+                    .col(ColumnDef::new(O::Attempts).integer().not_null().default(0))
                     .col(at(O::NextAttemptAt))
                     .col(ColumnDef::new(O::ClaimedBy).text().null())
                     .col(at_null(O::ClaimedUntil))

@@ -20,7 +20,7 @@ pub use case::{Case, CaseNote, CaseSubject, Intervention, TeamMember};
 pub use consent::{BreakGlassGrant, Consent};
 pub use court::{CourtOrder, Mandate};
 pub use person::{HealthEvent, Person};
-pub use placement::{Facility, Placement, Verification};
+pub use placement::{Facility, Placement, PlacementEvent, Verification};
 pub use referral::{Referral, ReferralSubject};
 
 /// An agency of the network. The directory of agencies is public within the
