@@ -213,6 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_verifies() {
+        // docs/connectors-third-sector.md, computed there with Python's hmac.
+        let body = br#"{"id":"evt-0001","type":"guest.arrived","placement_id":"0192f3c5-6b2a-7d4e-8f00-000000000001","occurred_at":"2026-11-28T10:00:00+01:00"}"#;
+        let secret = b"an-example-secret-of-32-bytes-or-more";
+        let nonce = "3f9c2b0e8d1a4c6f9e7b5a3d2c1b0a99";
+        let sig = "v1=165c8c0888502bcd5db614782fca7d0d2327b0fef9bd8ba44c63da3e13acfeed";
+        assert_eq!(sign(secret, 1_764_324_000, nonce, body), sig);
+        // Upper-case hex is the same signature.
+        let upper = format!("v1={}", sig[3..].to_ascii_uppercase());
+        let h = headers("1764324000", nonce, &upper);
+        assert_eq!(verify(secret, &h, body, 1_764_324_100, 300), Ok(()));
+    }
+
+    #[test]
     fn each_missing_header_is_named() {
         let sig = sign(SECRET, NOW, NONCE, b"x");
         let ts = NOW.to_string();
