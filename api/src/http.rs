@@ -1,6 +1,8 @@
 //! The HTTP face of the hub: `/graphql` (GraphQL over HTTP), `/health`, the
-//! privacy officers' console (`/console`, see [`crate::console`]) and the
-//! connectors' uploads (`/connectors/NAME/upload`, see [`crate::upload`]).
+//! privacy officers' console (`/console`, see [`crate::console`]), the
+//! connectors' uploads (`/connectors/NAME/upload`, see [`crate::upload`]) and
+//! the communities' signed webhooks (`/connectors/NAME/webhook`, see
+//! [`crate::webhook`]).
 //!
 //! This module owns authentication of every request, content negotiation
 //! (`application/graphql-response+json` by default, `application/json` when the
@@ -117,6 +119,8 @@ struct Inner {
     /// Which connector instance delivers to which agency (the outbox).
     outbound: Arc<crate::outbox::Routes>,
     console: Arc<crate::console::Site>,
+    /// The webhooks' per-instance turns and nonce pruning.
+    webhooks: crate::webhook::Gates,
 }
 
 impl AppState {
@@ -145,6 +149,7 @@ impl AppState {
             sync: None,
             outbound: Arc::default(),
             console: Arc::new(crate::console::Site::new(console)),
+            webhooks: crate::webhook::Gates::default(),
         }))
     }
 
@@ -288,6 +293,10 @@ impl AppState {
     pub(crate) fn hub_keys(&self) -> &crate::audit::HubKeys {
         &self.0.audit.keys
     }
+
+    pub(crate) fn webhooks(&self) -> &crate::webhook::Gates {
+        &self.0.webhooks
+    }
 }
 
 /// The hub's router. Tests call it directly or bind it to 127.0.0.1:0.
@@ -302,6 +311,11 @@ pub fn app(state: AppState) -> Router {
             // An export is larger than a GraphQL request: its own limit.
             post(crate::upload::upload)
                 .layer(DefaultBodyLimit::max(state.0.limits.max_upload_bytes)),
+        )
+        // Signed by the community, not by a token: see `crate::webhook`.
+        .route(
+            "/connectors/{instance}/webhook",
+            post(crate::webhook::webhook),
         )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(access_line))

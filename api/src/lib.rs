@@ -20,6 +20,7 @@ pub mod rate;
 pub mod services;
 pub mod sync;
 pub mod upload;
+pub mod webhook;
 
 pub use config::Config;
 pub use http::{AppState, app};

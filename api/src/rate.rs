@@ -127,19 +127,25 @@ impl Limiter {
     /// agency. The operator's bucket is asked first, so one operator who
     /// spends theirs does not drain their colleagues' agency bucket.
     pub fn admit(&self, caller: &Caller, operations: usize) -> Result<(), Refused> {
+        let r = &caller.requester;
+        self.admit_as(&r.agency, &r.operator, operations)
+    }
+
+    /// [`Limiter::admit`] for a sender that has no token: a community's
+    /// webhooks (operator `webhook:NAME`), once their signature is checked.
+    pub fn admit_as(&self, agency: &str, operator: &str, operations: usize) -> Result<(), Refused> {
         let cost = NonZeroU32::new(u32::try_from(operations.max(1)).unwrap_or(u32::MAX))
             .unwrap_or(NonZeroU32::MIN);
-        let r = &caller.requester;
         let refused = self
             .take(
                 &self.operator,
-                &(r.agency.clone(), r.operator.clone()),
+                &(agency.to_string(), operator.to_string()),
                 cost,
                 Scope::Operator,
             )
-            .and_then(|()| self.take(&self.agency, &r.agency, cost, Scope::Agency));
+            .and_then(|()| self.take(&self.agency, &agency.to_string(), cost, Scope::Agency));
         if let Err(e) = &refused {
-            tracing::debug!(agency = %r.agency, operator = %r.operator, scope = ?e.scope, "rate limited");
+            tracing::debug!(%agency, %operator, scope = ?e.scope, "rate limited");
         }
         refused
     }

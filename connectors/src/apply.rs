@@ -27,15 +27,23 @@
 //!   added, one the court dropped is deleted unless a report already answers
 //!   it. The first court to order on a case becomes its court of record, as
 //!   when an order is recorded by hand.
+//! - a placement event needs its placement to be in a facility the instance's
+//!   agency runs (a placement elsewhere, or none, is one and the same
+//!   rejection, so a community cannot probe for placements it does not
+//!   host). An event is never changed: the same id with other content is
+//!   rejected. A departure ends a placement that has not ended (on the
+//!   event's day); a verification completes the placement's earliest open
+//!   review, or records a new one when none is open.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
-use entities::enums::{MigrationStatus, ReferralChannel};
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::enums::{MigrationStatus, ReferralChannel, VerificationOutcome};
 use entities::{
-    case_file, consent, court_order, court_order_mandate, court_report, external_ref, health_event,
-    person, referral, referral_reason, referral_subject,
+    case_file, consent, court_order, court_order_mandate, court_report, external_ref, facility,
+    health_event, person, placement, placement_event, referral, referral_reason, referral_subject,
+    verification,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -46,12 +54,15 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::model::{
-    ConsentIn, CourtOrderIn, EntityKind, ExternalKey, HealthEventIn, Inbound, PersonIn, Record,
-    ReferralIn,
+    ConsentIn, CourtOrderIn, EntityKind, ExternalKey, HealthEventIn, Inbound, PersonIn,
+    PlacementEventIn, PlacementEventKind, Record, ReferralIn,
 };
 
 /// `agency.kind` of a juvenile court: the only kind whose instances import orders.
 const JUVENILE_COURT: &str = "JUVENILE_COURT";
+
+/// How far in the future an event may say it happened (clocks differ a little).
+const EVENT_CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Who the records come from: the instance's name, agency and referral target.
 #[derive(Clone, Debug)]
@@ -113,7 +124,37 @@ struct Writes {
     /// Cases an imported order is on: the court becomes their court of
     /// record where they have none.
     ordered_cases: Vec<Uuid>,
+    placement_events: Vec<placement_event::ActiveModel>,
+    placement_ends: Vec<PlacementEnd>,
+    verifications: Vec<verification::ActiveModel>,
+    verifications_done: Vec<VerificationDone>,
     refs: BTreeMap<ExternalKey, external_ref::ActiveModel>,
+}
+
+/// A departure that ends a placement.
+struct PlacementEnd {
+    placement_id: Uuid,
+    facility_id: Uuid,
+    end_on: NaiveDate,
+    reason: String,
+}
+
+/// An open review that a verification event completes.
+struct VerificationDone {
+    id: Uuid,
+    done_on: NaiveDate,
+    outcome: VerificationOutcome,
+    notes: Option<String>,
+    recorded_by: String,
+}
+
+/// What a placement event needs to know of its placement.
+#[derive(Clone, Debug)]
+struct PlacementFacts {
+    facility_id: Uuid,
+    operator_agency_id: String,
+    start_on: NaiveDate,
+    end_on: Option<NaiveDate>,
 }
 
 /// The state of one page's decisions: what the database knew, plus what this
@@ -131,6 +172,10 @@ struct Page<'a> {
     /// Docket numbers of the instance's court → order ids (in the database
     /// or claimed earlier in this page).
     dockets: HashMap<String, Uuid>,
+    /// The placements the page's events name (absent: no such placement).
+    placements: HashMap<Uuid, PlacementFacts>,
+    /// Open reviews of those placements, earliest due first.
+    open_reviews: HashMap<Uuid, VecDeque<Uuid>>,
     writes: Writes,
     /// How to take back what the current item changed in the maps above.
     undo: Vec<Undo>,
@@ -143,6 +188,10 @@ enum Undo {
     FiscalCodeOf(Uuid, Option<Option<String>>),
     Docket(String, Option<Uuid>),
     Ref(ExternalKey, Option<external_ref::ActiveModel>),
+    /// A departure ended the placement (it had no end).
+    Ended(Uuid),
+    /// A verification took the placement's earliest open review.
+    ReviewTaken(Uuid, Uuid),
 }
 
 /// Applies the mapped records of a page's items, in order. `items[i]` holds the
@@ -162,10 +211,13 @@ pub async fn apply<C: ConnectionTrait>(
         triaged: HashSet::new(),
         cases: load_cases(db, items).await?,
         dockets: load_dockets(db, source, items).await?,
+        placements: HashMap::new(),
+        open_reviews: HashMap::new(),
         writes: Writes::default(),
         undo: Vec::new(),
     };
     page.triaged = load_triaged(db, &page.known).await?;
+    (page.placements, page.open_reviews) = load_placements(db, items).await?;
     let mut outcomes = Vec::with_capacity(items.len());
     for records in items {
         // A rejected item leaves no trace: what it changed is taken back.
@@ -198,7 +250,7 @@ pub async fn apply<C: ConnectionTrait>(
 /// taken back through the undo log, so a checkpoint costs O(1), not a copy
 /// of the page's maps per item).
 struct Snapshot {
-    lens: [usize; 14],
+    lens: [usize; 18],
 }
 
 impl Page<'_> {
@@ -220,6 +272,10 @@ impl Page<'_> {
                 w.mandates.len(),
                 w.order_updates.len(),
                 w.ordered_cases.len(),
+                w.placement_events.len(),
+                w.placement_ends.len(),
+                w.verifications.len(),
+                w.verifications_done.len(),
             ],
         }
     }
@@ -257,10 +313,21 @@ impl Page<'_> {
                 Undo::Ref(k, None) => {
                     self.writes.refs.remove(&k);
                 }
+                Undo::Ended(placement) => {
+                    if let Some(p) = self.placements.get_mut(&placement) {
+                        p.end_on = None;
+                    }
+                }
+                Undo::ReviewTaken(placement, review) => {
+                    self.open_reviews
+                        .entry(placement)
+                        .or_default()
+                        .push_front(review);
+                }
             }
         }
         let w = &mut self.writes;
-        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n] = s.lens;
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r] = s.lens;
         w.persons.truncate(a);
         w.person_updates.truncate(b);
         w.health.truncate(c);
@@ -275,6 +342,10 @@ impl Page<'_> {
         w.mandates.truncate(l);
         w.order_updates.truncate(m);
         w.ordered_cases.truncate(n);
+        w.placement_events.truncate(o);
+        w.placement_ends.truncate(p);
+        w.verifications.truncate(q);
+        w.verifications_done.truncate(r);
     }
 
     fn decide(&mut self, record: &Record) -> Result<Change, String> {
@@ -533,7 +604,110 @@ impl Page<'_> {
                 self.writes.ordered_cases.push(case_id);
                 Ok((id, Change::Created))
             }
+            Inbound::PlacementEvent(e) => {
+                let id = self.placement_event(&record.key, e)?;
+                Ok((id, Change::Created))
+            }
         }
+    }
+
+    /// Checks a new placement event against its placement and queues its
+    /// writes: the event, and the end of the placement or the review it
+    /// records. Returns the event's id.
+    fn placement_event(&mut self, key: &ExternalKey, e: &PlacementEventIn) -> Result<Uuid, String> {
+        let agency = &self.source.agency_id;
+        let Some(p) = self
+            .placements
+            .get(&e.placement_id)
+            .filter(|p| &p.operator_agency_id == agency)
+            .cloned()
+        else {
+            return Err(format!(
+                "placement_id {} is not a placement in a facility that {agency} runs",
+                e.placement_id
+            ));
+        };
+        if e.occurred_at > self.now + EVENT_CLOCK_SLACK {
+            return Err(format!(
+                "occurred_at {} is in the future",
+                e.occurred_at.to_rfc3339()
+            ));
+        }
+        match e.kind {
+            PlacementEventKind::Departure if p.end_on.is_none() => {
+                if e.occurred_on < p.start_on {
+                    return Err(format!(
+                        "occurred_at: a departure on {} is before the placement started ({})",
+                        e.occurred_on, p.start_on
+                    ));
+                }
+                self.writes.placement_ends.push(PlacementEnd {
+                    placement_id: e.placement_id,
+                    facility_id: p.facility_id,
+                    end_on: e.occurred_on,
+                    reason: e.end_reason.clone().unwrap_or_default(),
+                });
+                if let Some(p) = self.placements.get_mut(&e.placement_id) {
+                    p.end_on = Some(e.occurred_on);
+                }
+                self.undo.push(Undo::Ended(e.placement_id));
+            }
+            PlacementEventKind::Verification => {
+                if e.occurred_on < p.start_on {
+                    return Err(format!(
+                        "occurred_at: a verification on {} is before the placement started ({})",
+                        e.occurred_on, p.start_on
+                    ));
+                }
+                let Some(outcome) = e.outcome else {
+                    return Err("outcome is missing (a verification.done needs it)".to_string());
+                };
+                let open = self
+                    .open_reviews
+                    .get_mut(&e.placement_id)
+                    .and_then(VecDeque::pop_front);
+                match open {
+                    Some(review) => {
+                        self.undo.push(Undo::ReviewTaken(e.placement_id, review));
+                        self.writes.verifications_done.push(VerificationDone {
+                            id: review,
+                            done_on: e.occurred_on,
+                            outcome,
+                            notes: e.note.clone(),
+                            recorded_by: self.source.operator(),
+                        });
+                    }
+                    None => self.writes.verifications.push(verification::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        placement_id: Set(e.placement_id),
+                        due_on: Set(e.occurred_on),
+                        done_on: Set(Some(e.occurred_on)),
+                        outcome: Set(Some(outcome)),
+                        notes: Set(e.note.clone()),
+                        recorded_by: Set(Some(self.source.operator())),
+                        created_at: Set(self.now),
+                    }),
+                }
+            }
+            // A departure from a placement that has ended already (the
+            // social service ended it first): the event is kept, the end stays.
+            _ => {}
+        }
+        let id = Uuid::now_v7();
+        self.writes
+            .placement_events
+            .push(placement_event::ActiveModel {
+                id: Set(id),
+                placement_id: Set(e.placement_id),
+                kind: Set(e.kind.as_str().to_string()),
+                occurred_at: Set(e.occurred_at),
+                note: Set(e.note.clone()),
+                reported_by_agency_id: Set(agency.clone()),
+                instance: Set(self.source.instance.clone()),
+                source_event_id: Set(key.id.clone()),
+                created_at: Set(self.now),
+            });
+        Ok(id)
     }
 
     fn push_reasons(&mut self, id: Uuid, r: &ReferralIn) {
@@ -581,6 +755,13 @@ impl Page<'_> {
                 self.claim_docket(id, &o.docket_number)?;
                 self.writes.order_updates.push((id, o.clone(), case_id));
                 self.writes.ordered_cases.push(case_id);
+            }
+            Inbound::PlacementEvent(_) => {
+                return Err(format!(
+                    "event {} is already recorded with other content; an event is never \
+                     changed (send a correction as a new event)",
+                    record.key.id
+                ));
             }
         }
         Ok(true)
@@ -814,6 +995,71 @@ async fn load_fiscal_codes<C: ConnectionTrait>(
     Ok(map)
 }
 
+/// The placements the page's events name, with their facility's operator,
+/// and the open reviews of those that verification events name.
+async fn load_placements<C: ConnectionTrait>(
+    db: &C,
+    items: &[Vec<Record>],
+) -> Result<(HashMap<Uuid, PlacementFacts>, HashMap<Uuid, VecDeque<Uuid>>), DbErr> {
+    let mut ids = HashSet::new();
+    let mut reviewed = HashSet::new();
+    for r in items.iter().flatten() {
+        if let Inbound::PlacementEvent(e) = &r.body {
+            ids.insert(e.placement_id);
+            if e.kind == PlacementEventKind::Verification {
+                reviewed.insert(e.placement_id);
+            }
+        }
+    }
+    let mut placements = HashMap::new();
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    for chunk in ids.chunks(KEYS_PER_QUERY) {
+        let rows: Vec<(Uuid, Uuid, NaiveDate, Option<NaiveDate>, String)> =
+            placement::Entity::find()
+                .select_only()
+                .column(placement::Column::Id)
+                .column(placement::Column::FacilityId)
+                .column(placement::Column::StartOn)
+                .column(placement::Column::EndOn)
+                .column(facility::Column::OperatorAgencyId)
+                .inner_join(facility::Entity)
+                .filter(placement::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+        for (id, facility_id, start_on, end_on, operator_agency_id) in rows {
+            placements.insert(
+                id,
+                PlacementFacts {
+                    facility_id,
+                    operator_agency_id,
+                    start_on,
+                    end_on,
+                },
+            );
+        }
+    }
+    let mut open: HashMap<Uuid, VecDeque<Uuid>> = HashMap::new();
+    let reviewed: Vec<Uuid> = reviewed.into_iter().collect();
+    for chunk in reviewed.chunks(KEYS_PER_QUERY) {
+        let rows: Vec<(Uuid, Uuid)> = verification::Entity::find()
+            .select_only()
+            .column(verification::Column::PlacementId)
+            .column(verification::Column::Id)
+            .filter(verification::Column::PlacementId.is_in(chunk.iter().copied()))
+            .filter(verification::Column::DoneOn.is_null())
+            .order_by_asc(verification::Column::DueOn)
+            .order_by_asc(verification::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (placement_id, id) in rows {
+            open.entry(placement_id).or_default().push_back(id);
+        }
+    }
+    Ok((placements, open))
+}
+
 async fn load_triaged<C: ConnectionTrait>(
     db: &C,
     known: &HashMap<ExternalKey, Known>,
@@ -936,6 +1182,37 @@ impl Writes {
                     .exec(db)
                     .await?;
             }
+        }
+        insert_all::<placement_event::Entity, _>(db, self.placement_events).await?;
+        for end in self.placement_ends {
+            // As `endPlacement` does: the facility's row first, which
+            // serialises changes of its occupancy.
+            facility::Entity::update_many()
+                .col_expr(facility::Column::UpdatedAt, Expr::value(now))
+                .filter(facility::Column::Id.eq(end.facility_id))
+                .exec(db)
+                .await?;
+            placement::Entity::update_many()
+                .col_expr(placement::Column::EndOn, Expr::value(end.end_on))
+                .col_expr(placement::Column::EndReason, Expr::value(end.reason))
+                .col_expr(placement::Column::UpdatedAt, Expr::value(now))
+                .filter(placement::Column::Id.eq(end.placement_id))
+                .filter(placement::Column::EndOn.is_null())
+                .exec(db)
+                .await?;
+        }
+        insert_all::<verification::Entity, _>(db, self.verifications).await?;
+        for done in self.verifications_done {
+            verification::Entity::update(verification::ActiveModel {
+                id: Set(done.id),
+                done_on: Set(Some(done.done_on)),
+                outcome: Set(Some(done.outcome)),
+                notes: Set(done.notes),
+                recorded_by: Set(Some(done.recorded_by)),
+                ..Default::default()
+            })
+            .exec(db)
+            .await?;
         }
         let refs: Vec<external_ref::ActiveModel> = self.refs.into_values().collect();
         for chunk in refs.chunks(ROWS_PER_INSERT) {

@@ -69,6 +69,10 @@ pub enum KindConfig {
     Consultorio(ConsultorioConfig),
     /// A juvenile court's system: signed orders and report requests.
     Court(CourtConfig),
+    /// A reception community or cooperative: signed webhooks in
+    /// (`docs/connectors-third-sector.md`), signed messages out.
+    #[serde(rename = "third-sector")]
+    ThirdSector(ThirdSectorConfig),
 }
 
 impl KindConfig {
@@ -77,6 +81,7 @@ impl KindConfig {
             KindConfig::Fhir(_) => "fhir",
             KindConfig::Consultorio(_) => "consultorio",
             KindConfig::Court(_) => "court",
+            KindConfig::ThirdSector(_) => "third-sector",
         }
     }
 }
@@ -210,6 +215,28 @@ pub struct CourtConfig {
     pub timeout_ms: u64,
 }
 
+/// A reception community's or cooperative's connection. The instance's
+/// `agency` is the community's own agency: its webhooks may only speak of
+/// placements in facilities that agency runs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdSectorConfig {
+    /// The HMAC-SHA256 key shared with the community (at least 32 bytes). It
+    /// signs the community's webhooks and the hub's messages alike.
+    pub secret: SecretSource,
+    /// Where the hub's outbound messages go (`{endpoint}/messages`); none:
+    /// the community only sends.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// How far a webhook's `X-Rete-Timestamp` may be from the hub's clock, in
+    /// either direction.
+    #[serde(default = "default_window_seconds")]
+    pub window_seconds: u64,
+    /// Per-request timeout of outbound messages.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
 fn default_court_algorithms() -> Vec<String> {
     vec!["ES256".to_string()]
 }
@@ -218,6 +245,17 @@ fn default_court_algorithms() -> Vec<String> {
 /// secret shared with the court would let the hub forge orders), and no
 /// `none`.
 pub const COURT_ALGORITHMS: [&str; 4] = ["ES256", "ES384", "RS256", "PS256"];
+
+fn default_window_seconds() -> u64 {
+    300
+}
+
+/// The longest signature window: nonces are kept for twice the window, and a
+/// longer one would let a captured request be replayed once they are pruned.
+pub const MAX_WINDOW_SECONDS: u64 = 900;
+
+/// The shortest shared secret, in bytes (as long as the HMAC-SHA256 output).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Where a secret comes from: an environment variable or a file.
 #[derive(Clone, Debug, Deserialize)]
@@ -345,6 +383,22 @@ impl InstanceConfig {
                     return Err(invalid(key("timeout_ms"), "must be at least 1"));
                 }
             }
+            KindConfig::ThirdSector(t) => {
+                if let Some(endpoint) = &t.endpoint
+                    && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+                {
+                    return Err(invalid(key("endpoint"), "must be an http(s) URL"));
+                }
+                if t.window_seconds == 0 || t.window_seconds > MAX_WINDOW_SECONDS {
+                    return Err(invalid(
+                        key("window_seconds"),
+                        format!("must be between 1 and {MAX_WINDOW_SECONDS}"),
+                    ));
+                }
+                if t.timeout_ms == 0 {
+                    return Err(invalid(key("timeout_ms"), "must be at least 1"));
+                }
+            }
         }
         Ok(())
     }
@@ -453,6 +507,46 @@ mod tests {
             c.validate("h").err().map(|e| e.key).as_deref(),
             Some("connectors.h.refer_to")
         );
+    }
+
+    #[test]
+    fn a_third_sector_instance_reads_with_defaults_and_checks_its_window() {
+        let c = parse(
+            "kind = \"third-sector\"\nagency = \"comunita-aurora\"\nsecret = { env = \"AURORA_SECRET\" }\nendpoint = \"https://aurora.example/rete\"\n",
+        )
+        .expect("valid");
+        assert!(c.validate("aurora").is_ok());
+        assert_eq!(c.kind.name(), "third-sector");
+        let KindConfig::ThirdSector(t) = &c.kind else {
+            panic!("third-sector expected")
+        };
+        assert_eq!((t.window_seconds, t.timeout_ms), (300, 10_000));
+
+        let wide = parse(
+            "kind = \"third-sector\"\nagency = \"a\"\nsecret = { env = \"S\" }\nwindow_seconds = 901\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            wide.validate("aurora").err().map(|e| e.key).as_deref(),
+            Some("connectors.aurora.window_seconds")
+        );
+        let ftp = parse(
+            "kind = \"third-sector\"\nagency = \"a\"\nsecret = { env = \"S\" }\nendpoint = \"ftp://x\"\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            ftp.validate("aurora").err().map(|e| e.key).as_deref(),
+            Some("connectors.aurora.endpoint")
+        );
+        let typo = parse(
+            "kind = \"third-sector\"\nagency = \"a\"\nsecret = { env = \"S\" }\nwindow = 60\n",
+        );
+        assert!(
+            typo.is_err_and(|e| e.contains("window")),
+            "unknown key named"
+        );
+        let no_secret = parse("kind = \"third-sector\"\nagency = \"a\"\n");
+        assert!(no_secret.is_err_and(|e| e.contains("secret")));
     }
 
     #[test]

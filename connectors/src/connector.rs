@@ -97,4 +97,11 @@ pub trait Connector: Send + Sync {
 
     /// Maps one raw item. Pure: no I/O, never panics on bad input.
     fn map(&self, item: &RawItem) -> Mapped;
+
+    /// The HMAC key shared with the upstream, for connectors whose upstream
+    /// pushes signed webhooks (third sector); the hub's webhook endpoint
+    /// takes requests only for instances that have one.
+    fn shared_key(&self) -> Option<&crate::third_sector::SharedKey> {
+        None
+    }
 }

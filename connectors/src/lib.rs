@@ -17,6 +17,7 @@ pub mod fhir;
 pub mod fiscal_code;
 mod http;
 pub mod model;
+pub mod third_sector;
 
 pub use connector::{Connector, FetchError, Mapped, Page, RawItem};
 pub use engine::{
@@ -36,6 +37,9 @@ pub fn build(name: &str, config: &InstanceConfig) -> Result<Arc<dyn Connector>, 
         )?)),
         KindConfig::Fhir(fhir) => Ok(Arc::new(fhir::FhirConnector::new(name, config, fhir)?)),
         KindConfig::Court(c) => Ok(Arc::new(court::CourtConnector::new(name, config, c)?)),
+        KindConfig::ThirdSector(t) => Ok(Arc::new(third_sector::ThirdSectorConnector::new(
+            name, config, t,
+        )?)),
     }
 }
 
@@ -67,6 +71,11 @@ pub fn read_file(config: &InstanceConfig, bytes: &[u8]) -> Result<Vec<RawItem>, 
         }
         KindConfig::Court(_) => Err(
             "a court instance takes no files: its orders are pulled from the court's feed (rete sync run)"
+                .to_string(),
+        ),
+        KindConfig::ThirdSector(_) => Err(
+            "a third-sector instance takes no files: its community sends each event as a signed \
+             webhook (POST /connectors/NAME/webhook)"
                 .to_string(),
         ),
     }

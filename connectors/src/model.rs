@@ -14,9 +14,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entities::enums::{
     ConsentGiver, CourtOrderKind, HealthEventKind, ReferralReason, Sex, SubjectRole, Urgency,
+    VerificationOutcome,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// Where a record lives in an agency's own system: `(system, resource type, id)`.
 /// `system` names the upstream (e.g. the FHIR base URL, or `consultorio:centro`),
@@ -73,6 +75,7 @@ impl Record {
             Inbound::Referral(_) => EntityKind::Referral,
             Inbound::Consent(_) => EntityKind::Consent,
             Inbound::CourtOrder(_) => EntityKind::CourtOrder,
+            Inbound::PlacementEvent(_) => EntityKind::PlacementEvent,
         }
     }
 
@@ -85,6 +88,8 @@ impl Record {
             Inbound::Consent(c) => Some(&c.subject),
             // An order is about a case, found by its reference.
             Inbound::CourtOrder(_) => None,
+            // It names a placement by our own id, not a person by key.
+            Inbound::PlacementEvent(_) => None,
         }
     }
 }
@@ -98,6 +103,7 @@ pub enum EntityKind {
     Referral,
     Consent,
     CourtOrder,
+    PlacementEvent,
 }
 
 impl EntityKind {
@@ -108,6 +114,7 @@ impl EntityKind {
             EntityKind::Referral => "REFERRAL",
             EntityKind::Consent => "CONSENT",
             EntityKind::CourtOrder => "COURT_ORDER",
+            EntityKind::PlacementEvent => "PLACEMENT_EVENT",
         }
     }
 
@@ -118,6 +125,7 @@ impl EntityKind {
             EntityKind::Referral,
             EntityKind::Consent,
             EntityKind::CourtOrder,
+            EntityKind::PlacementEvent,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -131,6 +139,7 @@ pub enum Inbound {
     Referral(ReferralIn),
     Consent(ConsentIn),
     CourtOrder(CourtOrderIn),
+    PlacementEvent(PlacementEventIn),
 }
 
 /// A person as an agency's system knows them. Matching (engine): first the
@@ -215,4 +224,54 @@ pub struct MandateIn {
     pub agency: String,
     pub description: String,
     pub due_on: Option<NaiveDate>,
+}
+
+/// What a reception community reports of a placement (the `placement_event`
+/// table's `kind`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PlacementEventKind {
+    /// The guests arrived at the facility.
+    Arrival,
+    /// The guests are present (a periodic confirmation).
+    Presence,
+    /// The guests are away (left without notice, did not come back at night).
+    Absence,
+    /// The guests left for good: the placement ends.
+    Departure,
+    /// Something happened that the case team must know.
+    Incident,
+    /// A review of the placement took place: a verification is recorded.
+    Verification,
+}
+
+impl PlacementEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlacementEventKind::Arrival => "ARRIVAL",
+            PlacementEventKind::Presence => "PRESENCE",
+            PlacementEventKind::Absence => "ABSENCE",
+            PlacementEventKind::Departure => "DEPARTURE",
+            PlacementEventKind::Incident => "INCIDENT",
+            PlacementEventKind::Verification => "VERIFICATION",
+        }
+    }
+}
+
+/// An event of a placement reported by the instance's agency, which must run
+/// the placement's facility (the engine checks). The placement is named by
+/// Rete's own id: the community learnt it from the hub's placement request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlacementEventIn {
+    pub placement_id: Uuid,
+    pub kind: PlacementEventKind,
+    pub occurred_at: DateTime<Utc>,
+    /// The day it happened where it happened (the date of `occurred_at` in
+    /// the offset the community wrote): a departure ends the placement on it.
+    pub occurred_on: NaiveDate,
+    pub note: Option<String>,
+    /// A departure's reason, for the placement's `end_reason`.
+    pub end_reason: Option<String>,
+    /// A verification's outcome.
+    pub outcome: Option<VerificationOutcome>,
 }

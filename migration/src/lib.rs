@@ -17,6 +17,7 @@ mod m20261128_000003_access_log;
 mod m20261128_000004_access_log_verification;
 mod m20261128_000005_sync;
 mod m20261128_000006_outbound;
+mod m20261128_000007_placement_event_verification;
 
 /// Every migration of Rete, in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_access_log_verification::Migration),
             Box::new(m20261128_000005_sync::Migration),
             Box::new(m20261128_000006_outbound::Migration),
+            Box::new(m20261128_000007_placement_event_verification::Migration),
         ]
     }
 }

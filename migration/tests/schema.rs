@@ -613,6 +613,76 @@ async fn other_checks_are_enforced() {
     .await;
 }
 
+#[tokio::test]
+async fn placement_events_take_verifications_and_keep_their_keys() {
+    on_every_backend(async |db| {
+        migrate(db).await?;
+        seed(db).await?;
+        must_succeed(
+            db,
+            &format!(
+                "INSERT INTO facility (id, operator_agency_id, name, kind, capacity, address, \
+                 secret, created_at, updated_at) VALUES ('{FACILITY_ID}', 'polo-nord', 'Aurora', \
+                 'MOTHER_CHILD_COMMUNITY', 6, 'via Aurora 1', FALSE, '{TS}', '{TS}')"
+            ),
+        )
+        .await?;
+        must_succeed(
+            db,
+            &format!(
+                "INSERT INTO placement (id, case_id, facility_id, start_on, emergency, created_at, \
+                 updated_at) VALUES ('{PLACEMENT_ID}', '{CASE_ID}', '{FACILITY_ID}', '2026-11-15', \
+                 FALSE, '{TS}', '{TS}')"
+            ),
+        )
+        .await?;
+        let event = |id: &str, placement: &str, kind: &str, source: &str| {
+            format!(
+                "INSERT INTO placement_event (id, placement_id, kind, occurred_at, note, \
+                 reported_by_agency_id, instance, source_event_id, created_at) VALUES \
+                 ('01900000-0000-7000-8000-0000000000{id}', '{placement}', '{kind}', '{TS}', NULL, \
+                 'polo-nord', 'aurora', '{source}', '{TS}')"
+            )
+        };
+        must_succeed(db, &event("60", PLACEMENT_ID, "ARRIVAL", "evt-1")).await?;
+        must_succeed(db, &event("61", PLACEMENT_ID, "VERIFICATION", "evt-2")).await?;
+        must_violate_check(
+            db,
+            &event("62", PLACEMENT_ID, "PARTY", "evt-3"),
+            "ck_placement_event_kind",
+        )
+        .await?;
+        let e = must_fail(db, &event("63", PLACEMENT_ID, "PRESENCE", "evt-1")).await?;
+        if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            return fail(format!(
+                "expected a unique violation on (instance, source_event_id), got: {e}"
+            ));
+        }
+        let e = must_fail(db, &event("64", MISSING_ID, "PRESENCE", "evt-4")).await?;
+        if !matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) {
+            return fail(format!("expected a foreign key violation, got: {e}"));
+        }
+
+        // One step down: the other events stay, VERIFICATION is refused again.
+        Migrator::down(db, Some(1))
+            .await
+            .map_err(db_err("migrate down one step"))?;
+        must_violate_check(
+            db,
+            &event("65", PLACEMENT_ID, "VERIFICATION", "evt-5"),
+            "ck_placement_event_kind",
+        )
+        .await?;
+        let e = must_fail(db, &event("66", PLACEMENT_ID, "PRESENCE", "evt-1")).await?;
+        if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            return fail(format!("expected the arrival kept, got: {e}"));
+        }
+        migrate(db).await?;
+        must_succeed(db, &event("67", PLACEMENT_ID, "VERIFICATION", "evt-6")).await
+    })
+    .await;
+}
+
 #[test]
 fn database_name_is_replaced_in_urls() {
     assert_eq!(

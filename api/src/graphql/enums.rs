@@ -82,6 +82,39 @@ gql_enum!(
     /// Where a break-glass grant stands in its review.
     BreakGlassReview = "entities::enums::BreakGlassReview" { Pending, Approved, Flagged });
 
+/// What a reception community reported of a placement (its webhook's `type`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PlacementEventKind {
+    /// `guest.arrived`: the guests arrived at the facility.
+    Arrival,
+    /// `guest.present`: the guests are there.
+    Presence,
+    /// `guest.absent`: the guests are away without leave.
+    Absence,
+    /// `guest.departed`: the guests left for good; the placement ended.
+    Departure,
+    /// `incident`: something the case team must know.
+    Incident,
+    /// `verification.done`: a review took place (see `verifications`).
+    Verification,
+}
+
+impl PlacementEventKind {
+    /// The kind stored in `placement_event.kind`; `None` for a word this
+    /// version does not know (the row is then left out, never mislabelled).
+    pub fn from_stored(kind: &str) -> Option<PlacementEventKind> {
+        Some(match kind {
+            "ARRIVAL" => PlacementEventKind::Arrival,
+            "PRESENCE" => PlacementEventKind::Presence,
+            "ABSENCE" => PlacementEventKind::Absence,
+            "DEPARTURE" => PlacementEventKind::Departure,
+            "INCIDENT" => PlacementEventKind::Incident,
+            "VERIFICATION" => PlacementEventKind::Verification,
+            _ => return None,
+        })
+    }
+}
+
 /// A privacy officer's verdict on a break-glass grant.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum BreakGlassDecision {

@@ -14,7 +14,8 @@ use chrono::NaiveDate;
 use entities::{
     break_glass_grant, case_file, case_note, case_protection, case_subject, case_team_member,
     consent, court_order, court_order_mandate, facility, health_event, intervention, person,
-    placement, placement_guest, referral, referral_reason, referral_subject, verification,
+    placement, placement_event, placement_guest, referral, referral_reason, referral_subject,
+    verification,
 };
 use futures::future::BoxFuture;
 use policy::Relationship;
@@ -605,6 +606,7 @@ pub struct Loaders {
     pub mandates_of_order: Dl<GroupBy<court_order_mandate::Entity>>,
     pub guests_of_placement: Dl<GroupBy<placement_guest::Entity>>,
     pub verifications_of_placement: Dl<GroupBy<verification::Entity>>,
+    pub events_of_placement: Dl<GroupBy<placement_event::Entity>>,
     pub reasons_of_referral: Dl<GroupBy<referral_reason::Entity>>,
     pub subjects_of_referral: Dl<GroupBy<referral_subject::Entity>>,
     pub occupancy: Dl<Occupancy>,
@@ -720,6 +722,13 @@ impl Loaders {
                 batches,
                 verification::Column::PlacementId,
                 verification::Column::DueOn,
+                |m| m.placement_id,
+            ),
+            events_of_placement: group_by::<placement_event::Entity>(
+                db,
+                batches,
+                placement_event::Column::PlacementId,
+                placement_event::Column::OccurredAt,
                 |m| m.placement_id,
             ),
             reasons_of_referral: group_by::<referral_reason::Entity>(

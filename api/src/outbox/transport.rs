@@ -72,12 +72,22 @@ impl Transport {
         instance: &connectors::config::InstanceConfig,
     ) -> Result<Option<Transport>, connectors::config::ConfigError> {
         use connectors::config::KindConfig;
-        let _ = name;
         match &instance.kind {
             KindConfig::Court(c) => Ok(Some(Transport::Court {
                 url: c.base_url.clone(),
                 audience: instance.agency.clone(),
             })),
+            // A community that only sends has no endpoint: nothing goes to it.
+            KindConfig::ThirdSector(t) => match &t.endpoint {
+                Some(url) => Ok(Some(Transport::ThirdSector {
+                    url: url.clone(),
+                    secret: t
+                        .secret
+                        .read(&format!("connectors.{name}.secret"))?
+                        .into_bytes(),
+                })),
+                None => Ok(None),
+            },
             KindConfig::Fhir(_) | KindConfig::Consultorio(_) => Ok(None),
         }
     }
@@ -123,7 +133,8 @@ impl Transport {
                     .map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
                 let ts = chrono::Utc::now().timestamp();
                 let nonce = nonce();
-                let signature = sign_hmac(secret, ts, &nonce, &body);
+                let signature =
+                    connectors::third_sector::signature::sign(secret, ts, &nonce, &body);
                 request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .header("X-Rete-Timestamp", ts.to_string())
@@ -181,15 +192,6 @@ fn excerpt(s: &str) -> String {
         .filter(|c| !c.is_control())
         .take(200)
         .collect::<String>()
-}
-
-/// `v1=` + hex HMAC-SHA256(secret, `{timestamp}.{nonce}.{body}`).
-fn sign_hmac(secret: &[u8], ts: i64, nonce: &str, body: &[u8]) -> String {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-    let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
-    ctx.update(format!("{ts}.{nonce}.").as_bytes());
-    ctx.update(body);
-    format!("v1={}", hex::encode(ctx.sign().as_ref()))
 }
 
 /// 128 random bits, hex.

@@ -22,7 +22,7 @@ pub use consent::{BreakGlassGrant, Consent};
 pub use court::{CourtOrder, Mandate};
 pub use outbound::{CourtReport, OutboundMessage};
 pub use person::{HealthEvent, Person};
-pub use placement::{Facility, Placement, Verification};
+pub use placement::{Facility, Placement, PlacementEvent, Verification};
 pub use referral::{Referral, ReferralSubject};
 
 /// An agency of the network. The directory of agencies is public within the

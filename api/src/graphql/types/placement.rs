@@ -1,8 +1,8 @@
 //! Facilities, placements and their periodic reviews (verifiche).
 
 use async_graphql::{Context, ID, Object, Result};
-use chrono::NaiveDate;
-use entities::{facility, placement, verification};
+use chrono::{DateTime, NaiveDate, Utc};
+use entities::{facility, placement, placement_event, verification};
 use policy::DataClass;
 
 use super::{Agency, Case, CourtOrder, Person, agency};
@@ -186,6 +186,84 @@ impl Placement {
                 .map(|v| Verification::new(v, self.0.case_id))
                 .collect(),
         ))
+    }
+
+    /// What the facility's community reported (arrival, presence, absence,
+    /// departure, incidents, reviews), oldest first. Notes on guests' lives:
+    /// SOCIAL.
+    #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
+    async fn events(&self, ctx: &Context<'_>) -> Result<Option<Vec<PlacementEvent>>> {
+        self.show(ctx, DataClass::Social, |_| ()).await?;
+        let rc = ctx.data::<RequestContext>()?;
+        let rows = rc.loaders.events_of_placement.load_one(self.0.id).await?;
+        Ok(Some(
+            rows.unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| PlacementEvent::new(e, self.0.case_id))
+                .collect(),
+        ))
+    }
+}
+
+/// An event of a placement, as the facility's community reported it through
+/// its webhook.
+pub struct PlacementEvent {
+    model: placement_event::Model,
+    kind: enums::PlacementEventKind,
+    case_id: uuid::Uuid,
+}
+
+impl PlacementEvent {
+    /// `None` for a kind this version does not know.
+    pub fn new(model: placement_event::Model, case_id: uuid::Uuid) -> Option<Self> {
+        let kind = enums::PlacementEventKind::from_stored(&model.kind)?;
+        Some(PlacementEvent {
+            model,
+            kind,
+            case_id,
+        })
+    }
+
+    async fn show<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&placement_event::Model) -> T,
+    ) -> Result<T> {
+        reveal(ctx, Record::Case(self.case_id), DataClass::Social, || {
+            f(&self.model)
+        })
+        .await
+    }
+}
+
+#[Object]
+impl PlacementEvent {
+    async fn id(&self) -> ID {
+        ID(self.model.id.to_string())
+    }
+
+    #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
+    async fn kind(&self, ctx: &Context<'_>) -> Result<Option<enums::PlacementEventKind>> {
+        let kind = self.kind;
+        self.show(ctx, |_| Some(kind)).await
+    }
+
+    #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
+    async fn occurred_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        self.show(ctx, |m| Some(m.occurred_at)).await
+    }
+
+    /// The community's words.
+    #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
+    async fn note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.show(ctx, |m| m.note.clone()).await
+    }
+
+    /// The agency that reported it (the facility's operator), by id.
+    #[graphql(directive = dataClass::apply(enums::DataClass::Social))]
+    async fn reported_by(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        self.show(ctx, |m| Some(ID(m.reported_by_agency_id.clone())))
+            .await
     }
 }
 
