@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use connectors::court::peer::CourtPeer;
+use connectors::third_sector::peer::CommunityPeer;
 use rete_api::config::OutboxConfig;
 use rete_api::outbox::{Route, Routes, Tick, Transport};
 use std::sync::Arc;
@@ -399,3 +400,292 @@ async fn two_workers_on_one_database_never_send_a_message_twice(backend: Backend
     assert_eq!(court.attempts(), 12, "no message was sent twice");
 }
 backend_test!(two_workers_on_one_database_never_send_a_message_twice);
+
+// ---------------------------------------------------------------------------
+// Placements to a community, the policy at send time, withdrawals.
+
+/// The HMAC key shared with the test community (a test fixture).
+const AURORA_SECRET: &[u8] = b"test-fixture-aurora-shared-secret-0123456789";
+
+async fn community_hub(backend: Backend) -> (TestHub, CommunityPeer) {
+    let peer = CommunityPeer::start(AURORA_SECRET.to_vec())
+        .await
+        .expect("community peer");
+    let route = (
+        "comunita-aurora".to_string(),
+        Route {
+            instance: "aurora".into(),
+            transport: Transport::ThirdSector {
+                url: peer.base_url(),
+                secret: AURORA_SECRET.to_vec(),
+            },
+        },
+    );
+    let hub = TestHub::builder()
+        .backend(backend)
+        .demo()
+        .network_agreement()
+        .outbound(Routes::new([route]), quick())
+        .start()
+        .await
+        .expect("hub");
+    (hub, peer)
+}
+
+/// A polo-nord case whose mother is in no active placement, Aurora's
+/// facility, and the mother's phone as the lead sees it: (case, mother,
+/// facility, phone).
+async fn mother_to_place(hub: &TestHub) -> (String, String, String, String) {
+    let a = hub
+        .gql(
+            &hub.polo_nord(),
+            "{ facilities { id operator { id } }
+               cases(first: 100) { edges { node { id status leadAgency { id }
+                 placements { endOn guests { id } }
+                 subjects { role person { id phone } } } } } }",
+            json!({}),
+        )
+        .await
+        .ok();
+    let facility = a
+        .data("/facilities")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f.pointer("/operator/id") == Some(&json!("comunita-aurora")))
+        .and_then(|f| f["id"].as_str())
+        .expect("Aurora's facility")
+        .to_string();
+    for e in a.data("/cases/edges").as_array().into_iter().flatten() {
+        let n = &e["node"];
+        if n.pointer("/leadAgency/id") != Some(&json!("polo-nord")) || n["status"] == "CLOSED" {
+            continue;
+        }
+        let placed: Vec<&Value> = n["placements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["endOn"].is_null())
+            .flat_map(|p| p["guests"].as_array().into_iter().flatten())
+            .map(|g| &g["id"])
+            .collect();
+        for s in n["subjects"].as_array().into_iter().flatten() {
+            let person = &s["person"];
+            if s["role"] == "MOTHER"
+                && person["phone"].is_string()
+                && !placed.contains(&&person["id"])
+            {
+                return (
+                    n["id"].as_str().unwrap().to_string(),
+                    person["id"].as_str().unwrap().to_string(),
+                    facility,
+                    person["phone"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    panic!("the demo network has no mother to place");
+}
+
+/// The mother's consent for the community's system: these classes, purpose SYNC.
+async fn consent_for_the_community(
+    hub: &TestHub,
+    mother: &str,
+    classes: &[&str],
+    valid_until: Option<String>,
+) -> String {
+    hub.gql(
+        &hub.polo_nord(),
+        "mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }",
+        json!({"input": {"subjectId": mother, "givenBy": "SUBJECT", "dataClasses": classes,
+            "recipientKinds": ["RECEPTION_COMMUNITY"], "purposes": ["SYNC"],
+            "validUntil": valid_until, "evidenceRef": "prot. 1/2026"}}),
+    )
+    .await
+    .ok()
+    .data("/recordConsent/id")
+    .as_str()
+    .unwrap()
+    .to_string()
+}
+
+async fn place(hub: &TestHub, case: &str, mother: &str, facility: &str) -> String {
+    hub.gql(
+        &hub.polo_nord(),
+        "mutation($input: RecordPlacementInput!) { recordPlacement(input: $input) { id } }",
+        json!({"input": {"caseId": case, "facilityId": facility, "personIds": [mother]}}),
+    )
+    .await
+    .ok()
+    .data("/recordPlacement/id")
+    .as_str()
+    .unwrap()
+    .to_string()
+}
+
+async fn outbound_of(hub: &TestHub, case: &str) -> Value {
+    hub.gql(
+        &hub.polo_nord(),
+        "query($id: ID!) { case(id: $id) { outbound { id kind status statusReason receiver { id } } } }",
+        json!({"id": case}),
+    )
+    .await
+    .ok()
+    .data("/case/outbound")
+    .clone()
+}
+
+async fn an_outbound_message_never_carries_a_field_the_receivers_policy_withholds(
+    backend: Backend,
+) {
+    let (hub, aurora) = community_hub(backend).await;
+    let (case, mother, facility, phone) = mother_to_place(&hub).await;
+    // The mother lets the community's system know who she is, not how to reach her.
+    let consent = consent_for_the_community(&hub, &mother, &["IDENTITY"], None).await;
+    let placement = place(&hub, &case, &mother, &facility).await;
+    let t = tick(&hub).await;
+    assert_eq!(t.delivered, 1, "{t:?}");
+
+    let got = aurora.received();
+    assert_eq!(got.len(), 1);
+    let m = &got[0];
+    assert_eq!(m["kind"], "PLACEMENT_REQUEST");
+    assert_eq!(m["receiver"], "comunita-aurora");
+    let p = &m["data"]["placement"];
+    assert_eq!(p["id"], json!(placement));
+    let guest = &p["guests"][0];
+    assert_eq!(guest["id"], json!(mother));
+    assert!(guest["familyName"].is_string(), "{p:#}");
+    // CONTACT is withheld: null, listed by path and class, and the value is nowhere.
+    assert!(
+        guest["phone"].is_null() && guest["email"].is_null(),
+        "{p:#}"
+    );
+    let withheld = m["withheld"].as_array().unwrap();
+    assert!(
+        withheld.contains(&json!({"path": "placement.guests.0.phone", "class": "CONTACT"})),
+        "{withheld:?}"
+    );
+    assert!(!m.to_string().contains(&phone), "the phone left the hub");
+    // Where the facility is stays out too (SECRET_LOCATION is no facility's by SYNC).
+    assert!(
+        withheld.iter().any(|w| w["class"] == "SECRET_LOCATION") || p.get("facility").is_none()
+    );
+
+    // What it rested on is kept: IDENTITY on the consent.
+    let bases = hub
+        .count(&format!(
+            "SELECT COUNT(*) FROM outbox_message WHERE status = 'DELIVERED' \
+             AND CAST(bases AS TEXT) LIKE '%CONSENT:{consent}%'"
+        ))
+        .await;
+    assert_eq!(bases, 1);
+    // The delivery is the community's access-log entry, purpose SYNC.
+    let logged = hub
+        .count(
+            "SELECT COUNT(*) FROM access_log_entry WHERE agency_id = 'comunita-aurora' \
+             AND purpose = 'SYNC' AND operator = 'outbox:aurora'",
+        )
+        .await;
+    assert_eq!(logged, 1);
+}
+backend_test!(an_outbound_message_never_carries_a_field_the_receivers_policy_withholds);
+
+async fn a_withdrawal_stops_queued_messages_and_reaches_every_partner_that_had_the_data(
+    backend: Backend,
+) {
+    let (hub, aurora) = community_hub(backend).await;
+    let (case, mother, facility, _) = mother_to_place(&hub).await;
+    let consent =
+        consent_for_the_community(&hub, &mother, &["IDENTITY", "CONTACT", "SOCIAL"], None).await;
+    let placement = place(&hub, &case, &mother, &facility).await;
+    assert_eq!(tick(&hub).await.delivered, 1);
+
+    // The community's system goes down; the placement ends: an update waits.
+    aurora.set_down(true).await.unwrap();
+    hub.gql(
+        &hub.polo_nord(),
+        "mutation($input: EndPlacementInput!) { endPlacement(input: $input) { id } }",
+        json!({"input": {"placementId": placement, "reason": "Rientro a casa"}}),
+    )
+    .await
+    .ok();
+    assert_eq!(tick(&hub).await.retrying, 1);
+
+    // The mother withdraws her consent while the update is queued.
+    hub.gql(
+        &hub.polo_nord(),
+        "mutation($input: WithdrawConsentInput!) { withdrawConsent(input: $input) { id } }",
+        json!({"input": {"consentId": consent}}),
+    )
+    .await
+    .ok();
+    let t = tick(&hub).await;
+    assert_eq!(t.propagated, 1, "{t:?}");
+    let out = outbound_of(&hub, &case).await;
+    let update = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "PLACEMENT_UPDATE")
+        .expect("the update");
+    assert_eq!(update["status"], "DROPPED", "{out:#}");
+    assert!(
+        update["statusReason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("consent {consent} withdrawn")),
+        "{update}"
+    );
+
+    // Back up: the forget notice arrives; the update never does.
+    aurora.set_down(false).await.unwrap();
+    drain(&hub).await;
+    let got = aurora.received();
+    let kinds: Vec<&str> = got.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["PLACEMENT_REQUEST", "FORGET"], "{got:#?}");
+    let forget = &got[1]["data"];
+    assert_eq!(forget["subject"]["id"], json!(mother));
+    assert_eq!(forget["consent"], json!(consent));
+    assert_eq!(forget["reason"], "WITHDRAWN");
+    assert_eq!(forget["messages"][0], got[0]["id"]);
+    let classes = forget["classes"].as_array().unwrap();
+    for c in ["IDENTITY", "CONTACT"] {
+        assert!(classes.contains(&json!(c)), "{classes:?}");
+    }
+    // The notice is in the access log, naming the person and no field.
+    let logged = hub
+        .count(&format!(
+            "SELECT COUNT(*) FROM access_log_entry WHERE agency_id = 'comunita-aurora' \
+             AND operation LIKE 'outbox FORGET%' AND records LIKE '%{mother}%' \
+             AND records LIKE '%FORGET_NOTICE%'"
+        ))
+        .await;
+    // One entry per attempt (an attempt while the system was down may be one).
+    assert!(logged >= 1, "{logged}");
+    // A second sweep sends nothing more.
+    let t = tick(&hub).await;
+    assert_eq!((t.propagated, t.claimed), (0, 0), "{t:?}");
+}
+backend_test!(a_withdrawal_stops_queued_messages_and_reaches_every_partner_that_had_the_data);
+
+async fn a_consent_that_runs_out_is_forgotten_like_a_withdrawn_one(backend: Backend) {
+    let (hub, aurora) = community_hub(backend).await;
+    let (case, mother, facility, _) = mother_to_place(&hub).await;
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let consent = consent_for_the_community(&hub, &mother, &["IDENTITY"], Some(until)).await;
+    place(&hub, &case, &mother, &facility).await;
+    assert_eq!(tick(&hub).await.delivered, 1);
+    assert_eq!(tick(&hub).await.propagated, 0, "still in force");
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    let t = tick(&hub).await;
+    assert_eq!(t.propagated, 1, "{t:?}");
+    drain(&hub).await;
+    let got = aurora.received();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(got[1]["kind"], "FORGET");
+    assert_eq!(got[1]["data"]["reason"], "EXPIRED");
+    assert_eq!(got[1]["data"]["consent"], json!(consent));
+    assert_eq!(got[1]["data"]["classes"], json!(["IDENTITY"]));
+}
+backend_test!(a_consent_that_runs_out_is_forgotten_like_a_withdrawn_one);

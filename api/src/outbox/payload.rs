@@ -158,7 +158,7 @@ pub async fn build(state: &AppState, m: &outbox_message::Model) -> Result<Built,
         data,
         withheld,
         trail,
-        operation: format!("outbox {} {}", kind.as_str(), m.id),
+        operation: format!("outbox {} {} attempt {}", kind.as_str(), m.id, m.attempts),
         query_hash: crate::audit::chain::query_hash(document),
     })
 }

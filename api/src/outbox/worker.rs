@@ -10,6 +10,11 @@
 //!
 //! A worker killed between claim and outcome loses nothing: the lease lapses
 //! and the message is claimed again and sent with the same idempotency key.
+//!
+//! Every attempt is logged before it is sent (`outbox KIND id attempt N`):
+//! the hub cannot know beforehand whether a failing attempt reached the
+//! receiver, so the log may name an attempt that never arrived, never miss
+//! one that did. The message's row says which attempt was acknowledged.
 //! Outcomes are written only while the claim is still this worker's.
 
 use std::time::Duration;
@@ -211,7 +216,7 @@ impl Outbox {
                     .state
                     .append_entry(
                         &caller,
-                        format!("outbox FORGET {}", m.id),
+                        format!("outbox FORGET {} attempt {}", m.id, m.attempts),
                         crate::audit::chain::query_hash("FORGET"),
                         records,
                     )
