@@ -22,8 +22,10 @@ pub enum OutboxCommand {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
-    /// Queue DEAD messages again (those named by --id, or all with --all-dead):
-    /// they are built and sent anew, under the policy in force then.
+    /// Queue messages again: DEAD or DROPPED ones named by --id (a placement
+    /// request dropped for want of a consent that has since been given, say),
+    /// or every DEAD one with --all-dead. They are built and sent anew, under
+    /// the policy in force then.
     Retry {
         #[arg(long = "id")]
         ids: Vec<Uuid>,
@@ -118,7 +120,7 @@ async fn retry(db: &DatabaseConnection, ids: Vec<Uuid>, all_dead: bool) -> Resul
     let done = q.exec(db).await.map_err(|e| db::describe_db_error(&e))?;
     if !ids.is_empty() && done.rows_affected as usize != ids.len() {
         return Err(format!(
-            "queued {} of {} message(s) again: the others are not DEAD (see `rete outbox list`)",
+            "queued {} of {} message(s) again: the others are neither DEAD nor DROPPED (see `rete outbox list`)",
             done.rows_affected,
             ids.len()
         ));
