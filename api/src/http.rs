@@ -165,14 +165,6 @@ impl AppState {
         self.0.sync.as_ref()
     }
 
-    pub(crate) fn audit(&self) -> &AuditLog {
-        &self.0.audit
-    }
-
-    pub(crate) fn policy_version(&self) -> &str {
-        &self.0.policy.version
-    }
-
     pub(crate) fn limits(&self) -> &Limits {
         &self.0.limits
     }
@@ -254,30 +246,25 @@ impl AppState {
         if trail.is_empty() || crate::audit::NO_AUDIT {
             return Ok(Vec::new());
         }
-        self.append_entry(
-            caller,
-            operation,
-            query_hash,
-            trail.finish(data, &self.0.audit.keys.digest).records,
-        )
-        .await
+        let records = trail.finish(data, &self.0.audit.keys.digest).records;
+        self.append_entry(caller.into(), operation, query_hash, records)
+            .await
     }
 
-    /// Append an access-log entry of `caller` with these records.
+    /// Append an access-log entry of `who` with these records.
     pub(crate) async fn append_entry(
         &self,
-        caller: &Caller,
+        who: crate::audit::Author<'_>,
         operation: String,
         query_hash: String,
         records: Vec<crate::audit::trail::LoggedRecord>,
     ) -> Result<Vec<crate::audit::trail::LoggedRecord>, crate::audit::AppendError> {
-        let r = &caller.requester;
         let draft = Draft {
             at: Draft::now(),
-            operator: r.operator.clone(),
-            agency_id: r.agency.clone(),
-            role: r.role.as_str().to_string(),
-            purpose: r.purpose.as_str().to_string(),
+            operator: who.operator.to_string(),
+            agency_id: who.agency.to_string(),
+            role: who.role.as_str().to_string(),
+            purpose: who.purpose.as_str().to_string(),
             operation,
             query_hash,
             records: records.clone(),

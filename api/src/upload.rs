@@ -31,7 +31,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::Draft;
 use crate::audit::trail::{Access, LoggedRecord};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -304,33 +303,17 @@ async fn log_writes(
     if persons.is_empty() {
         return Ok(());
     }
-    let r = &caller.requester;
-    let draft = Draft {
-        at: Draft::now(),
-        operator: r.operator.clone(),
-        agency_id: r.agency.clone(),
-        role: r.role.as_str().to_string(),
-        purpose: r.purpose.as_str().to_string(),
-        operation: format!("upload {} {}", connector.kind(), report.instance),
-        query_hash: digest.to_string(),
-        records: persons
-            .into_iter()
-            .map(|id| LoggedRecord {
-                kind: "PERSON".to_string(),
-                id,
-                subjects: Vec::new(),
-                cases: Vec::new(),
-                access: vec![Access::Write],
-                disclosed: Vec::new(),
-                withheld: Vec::new(),
-                digests: Vec::new(),
-            })
-            .collect(),
-        policy_version: state.policy_version().to_string(),
-    };
+    let records = persons
+        .into_iter()
+        .map(|id| LoggedRecord::accessed("PERSON", id, Vec::new(), Access::Write))
+        .collect();
     state
-        .audit()
-        .append(draft)
+        .append_entry(
+            caller.into(),
+            format!("upload {} {}", connector.kind(), report.instance),
+            digest.to_string(),
+            records,
+        )
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -45,7 +45,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::audit::Draft;
 use crate::audit::trail::{Access, LoggedRecord};
 use crate::error::ApiError;
 use crate::http::{AppState, Peer};
@@ -402,29 +401,21 @@ async fn log_write(
     let Some(case_id) = case_id else {
         return Ok(());
     };
-    let draft = Draft {
-        at: Draft::now(),
-        operator: operator.to_string(),
-        agency_id: agency.to_string(),
-        role: Role::Integrator.as_str().to_string(),
-        purpose: Purpose::Sync.as_str().to_string(),
-        operation: format!("webhook third-sector {name}"),
-        query_hash: digest.to_string(),
-        records: vec![LoggedRecord {
-            kind: "CASE".to_string(),
-            id: case_id,
-            subjects: guests.into_iter().collect(),
-            cases: Vec::new(),
-            access: vec![Access::Write],
-            disclosed: Vec::new(),
-            withheld: Vec::new(),
-            digests: Vec::new(),
-        }],
-        policy_version: state.policy_version().to_string(),
+    let who = crate::audit::Author {
+        agency,
+        operator,
+        role: Role::Integrator,
+        purpose: Purpose::Sync,
     };
+    let record =
+        LoggedRecord::accessed("CASE", case_id, guests.into_iter().collect(), Access::Write);
     state
-        .audit()
-        .append(draft)
+        .append_entry(
+            who,
+            format!("webhook third-sector {name}"),
+            digest.to_string(),
+            vec![record],
+        )
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

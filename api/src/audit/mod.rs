@@ -32,6 +32,26 @@ use crate::auth::keys::{self, SigningKey};
 /// benchmark (see `main.rs`).
 pub const NO_AUDIT: bool = cfg!(feature = "bench-no-audit");
 
+/// Who an entry is of: the requester's agency, operator, role and purpose.
+#[derive(Clone, Copy, Debug)]
+pub struct Author<'a> {
+    pub agency: &'a str,
+    pub operator: &'a str,
+    pub role: policy::Role,
+    pub purpose: policy::Purpose,
+}
+
+impl<'a> From<&'a crate::auth::Caller> for Author<'a> {
+    fn from(c: &'a crate::auth::Caller) -> Author<'a> {
+        Author {
+            agency: &c.requester.agency,
+            operator: &c.requester.operator,
+            role: c.requester.role,
+            purpose: c.requester.purpose,
+        }
+    }
+}
+
 /// The `kid` of the hub's signing key.
 pub const HUB_KID: &str = "rete-hub-es256";
 /// The `iss` of the hub's signed statements.

@@ -86,6 +86,23 @@ pub struct LoggedRecord {
     pub digests: Vec<Digest>,
 }
 
+impl LoggedRecord {
+    /// A record the operation wrote or acted on without disclosing a field
+    /// of it (an upload, a webhook, a forget notice).
+    pub fn accessed(kind: &str, id: Uuid, subjects: Vec<Uuid>, access: Access) -> LoggedRecord {
+        LoggedRecord {
+            kind: kind.to_string(),
+            id,
+            subjects,
+            cases: Vec::new(),
+            access: vec![access],
+            disclosed: Vec::new(),
+            withheld: Vec::new(),
+            digests: Vec::new(),
+        }
+    }
+}
+
 /// What [`Trail::finish`] gives the appender (which derives the index rows
 /// from the records with [`touches_of`], as `verify` does).
 pub struct Finished {

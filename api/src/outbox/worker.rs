@@ -201,21 +201,12 @@ impl Outbox {
                 let body = m.body.clone().unwrap_or(Value::Null);
                 let records: Vec<LoggedRecord> = super::subjects(m)
                     .into_iter()
-                    .map(|p| LoggedRecord {
-                        kind: "PERSON".into(),
-                        id: p,
-                        subjects: vec![],
-                        cases: vec![],
-                        access: vec![Access::ForgetNotice],
-                        disclosed: vec![],
-                        withheld: vec![],
-                        digests: vec![],
-                    })
+                    .map(|p| LoggedRecord::accessed("PERSON", p, vec![], Access::ForgetNotice))
                     .collect();
                 let records = self
                     .state
                     .append_entry(
-                        &caller,
+                        (&caller).into(),
                         format!("outbox FORGET {} attempt {}", m.id, m.attempts),
                         crate::audit::chain::query_hash("FORGET"),
                         records,
@@ -269,11 +260,8 @@ impl Outbox {
                 let (classes, bases) = disclosed(&records);
                 let digest =
                     crate::audit::trail::digest(self.state.digest_key(), &envelope["data"]);
-                let done = outbox_message::Entity::update_many()
-                    .col_expr(
-                        outbox_message::Column::Status,
-                        Expr::value(status::DELIVERED),
-                    )
+                let done = self
+                    .release(m, status::DELIVERED)
                     .col_expr(
                         outbox_message::Column::StatusReason,
                         Expr::value(ack.receipt.map(|r| format!("receipt {r}"))),
@@ -286,17 +274,6 @@ impl Outbox {
                         outbox_message::Column::LastError,
                         Expr::value(None::<String>),
                     )
-                    .col_expr(
-                        outbox_message::Column::ClaimedBy,
-                        Expr::value(None::<String>),
-                    )
-                    .col_expr(
-                        outbox_message::Column::ClaimedUntil,
-                        Expr::value(None::<DateTime<Utc>>),
-                    )
-                    .col_expr(outbox_message::Column::UpdatedAt, Expr::value(Utc::now()))
-                    .filter(outbox_message::Column::Id.eq(m.id))
-                    .filter(outbox_message::Column::ClaimedBy.eq(&self.holder))
                     .exec(self.state.db())
                     .await?;
                 if done.rows_affected == 0 {
@@ -357,17 +334,7 @@ impl Outbox {
         error: Option<&str>,
         next: Option<DateTime<Utc>>,
     ) -> Result<(), ApiError> {
-        let mut q = outbox_message::Entity::update_many()
-            .col_expr(outbox_message::Column::Status, Expr::value(to))
-            .col_expr(
-                outbox_message::Column::ClaimedBy,
-                Expr::value(None::<String>),
-            )
-            .col_expr(
-                outbox_message::Column::ClaimedUntil,
-                Expr::value(None::<DateTime<Utc>>),
-            )
-            .col_expr(outbox_message::Column::UpdatedAt, Expr::value(Utc::now()));
+        let mut q = self.release(m, to);
         if let Some(r) = reason {
             q = q.col_expr(outbox_message::Column::StatusReason, Expr::value(r));
         }
@@ -377,11 +344,30 @@ impl Outbox {
         if let Some(n) = next {
             q = q.col_expr(outbox_message::Column::NextAttemptAt, Expr::value(n));
         }
-        q.filter(outbox_message::Column::Id.eq(m.id))
-            .filter(outbox_message::Column::ClaimedBy.eq(&self.holder))
-            .exec(self.state.db())
-            .await?;
+        q.exec(self.state.db()).await?;
         Ok(())
+    }
+
+    /// The update that gives up this worker's claim on `m` with status `to`;
+    /// it changes nothing when the claim is no longer this worker's.
+    fn release(
+        &self,
+        m: &outbox_message::Model,
+        to: &str,
+    ) -> sea_orm::UpdateMany<outbox_message::Entity> {
+        outbox_message::Entity::update_many()
+            .col_expr(outbox_message::Column::Status, Expr::value(to))
+            .col_expr(
+                outbox_message::Column::ClaimedBy,
+                Expr::value(None::<String>),
+            )
+            .col_expr(
+                outbox_message::Column::ClaimedUntil,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(outbox_message::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(outbox_message::Column::Id.eq(m.id))
+            .filter(outbox_message::Column::ClaimedBy.eq(&self.holder))
     }
 }
 
