@@ -91,8 +91,18 @@ impl Outbox {
                 Ok(Outcome::Dead) => tick.dead += 1,
                 Ok(Outcome::Dropped) => tick.dropped += 1,
                 Err(e) => {
-                    // The claim lapses and another tick tries again.
+                    // A failure inside the hub (the database, a broken
+                    // row) counts as an attempt like any other, so a message
+                    // that always fails ends DEAD instead of looping.
                     tracing::error!(message = %m.id, error = %e.message(), "outbox: delivery failed inside the hub");
+                    let reason = format!("failed inside the hub: {}", e.message());
+                    match self.failed(&m, SendError::Transient(reason)).await {
+                        Ok(Outcome::Dead) => tick.dead += 1,
+                        Ok(_) => tick.retrying += 1,
+                        Err(e) => {
+                            tracing::error!(message = %m.id, error = %e.message(), "outbox: cannot record the failure; the claim lapses");
+                        }
+                    }
                 }
             }
         }
