@@ -37,6 +37,7 @@ fn court_route(peer: &CourtPeer) -> (String, Route) {
                 url: peer.base_url(),
                 audience: "tm-torino".into(),
             },
+            timeout_ms: None,
         },
     )
 }
@@ -419,6 +420,7 @@ async fn community_hub(backend: Backend) -> (TestHub, CommunityPeer) {
                 url: peer.base_url(),
                 secret: AURORA_SECRET.to_vec(),
             },
+            timeout_ms: None,
         },
     );
     let hub = TestHub::builder()

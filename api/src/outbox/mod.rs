@@ -88,6 +88,9 @@ pub mod record {
 pub struct Route {
     pub instance: String,
     pub transport: Transport,
+    /// The instance's own per-request timeout (`timeout_ms`), if it has one;
+    /// a send waits the shorter of it and `outbox.timeout_ms`.
+    pub timeout_ms: Option<u64>,
 }
 
 /// Which instance delivers to which agency: the config's court and
@@ -116,11 +119,17 @@ impl Routes {
         let mut routes = Vec::new();
         for (name, instance) in instances {
             if let Some(transport) = Transport::from_config(name, instance)? {
+                let timeout_ms = match &instance.kind {
+                    connectors::config::KindConfig::Court(c) => Some(c.timeout_ms),
+                    connectors::config::KindConfig::ThirdSector(t) => Some(t.timeout_ms),
+                    _ => None,
+                };
                 routes.push((
                     instance.agency.clone(),
                     Route {
                         instance: name.clone(),
                         transport,
+                        timeout_ms,
                     },
                 ));
             }

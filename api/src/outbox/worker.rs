@@ -254,7 +254,11 @@ impl Outbox {
             "data": data,
             "withheld": withheld,
         });
-        let timeout = Duration::from_millis(self.cfg.timeout_ms);
+        let timeout = Duration::from_millis(
+            route
+                .timeout_ms
+                .map_or(self.cfg.timeout_ms, |t| t.min(self.cfg.timeout_ms)),
+        );
         match route
             .transport
             .send(
