@@ -479,8 +479,13 @@ async fn graphql_get(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if wants_html && !query.split('&').any(|kv| kv.starts_with("query=")) {
-        // The GraphiQL page holds no data; its queries carry the token.
+    // The GraphiQL page holds no data (its queries carry the token), but it
+    // is an IDE built on introspection: it is served only where introspection
+    // is on (the demo), never by a hub that hides its schema.
+    if wants_html
+        && state.0.limits.introspection_enabled()
+        && !query.split('&').any(|kv| kv.starts_with("query="))
+    {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let Some(media) = negotiate(&headers) else {
