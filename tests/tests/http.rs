@@ -741,3 +741,99 @@ async fn introspection_can_be_turned_off() {
     assert_ok(&a);
     assert_eq!(a.data("/__typename"), "Query");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_full_of_mistakes_gets_a_hundred_errors_and_a_count_of_the_rest() {
+    let hub = demo_hub().await;
+    // 300 fields with 20 unknown directives each: 6000 validation errors, in
+    // a document of 15 KB (found while checking graphql-cop's directive
+    // overloading, whose own probe on `__typename` async-graphql ignores).
+    let field = format!("operator{}", " @nope".repeat(20));
+    let query = format!("{{ me {{ {} }} }}", vec![field; 300].join(" "));
+    let a = post_query(&hub, GQL, &query).await;
+    assert_eq!(a.status, 400, "{:#}", a.body);
+    assert_no_data(&a);
+    let errors = a.errors();
+    assert_eq!(errors.len(), 101, "100 errors and the count of the rest");
+    assert!(
+        errors[..100]
+            .iter()
+            .all(|e| e["message"] == "Unknown directive \"nope\""),
+        "{:#}",
+        errors[0]
+    );
+    assert_eq!(
+        errors[100]["message"],
+        "too many errors: the first 100 of 6000 are shown"
+    );
+    assert!(
+        a.body.to_string().len() < 20_000,
+        "the answer stays small: {} bytes",
+        a.body.to_string().len()
+    );
+    // Under the cap, every error is there.
+    let few = format!("{{ me {{ {} }} }}", ["operator @nope"; 3].join(" "));
+    let a = post_query(&hub, GQL, &few).await;
+    assert_eq!(a.errors().len(), 3, "{:#}", a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_without_introspection_serves_no_graphiql() {
+    let hub = hub_with(|l| l.introspection = Some(false)).await;
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    // A browser with no token gets the 401 of any other request, not a page.
+    let resp = hub
+        .client
+        .get(hub.url("/graphql"))
+        .header("accept", browser)
+        .send()
+        .await
+        .expect("send");
+    let a = answer(resp).await;
+    assert_error(&a, 401, GQL, "UNAUTHENTICATED", "authorization");
+    // With a token, a GET without a query is the request error it is
+    // everywhere else.
+    let resp = hub
+        .client
+        .get(hub.url("/graphql"))
+        .header("accept", browser)
+        .bearer_auth(hub.polo_nord())
+        .send()
+        .await
+        .expect("send");
+    let a = answer(resp).await;
+    assert_error(&a, 400, GQL, "GRAPHQL_PARSE_FAILED", "expected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_without_introspection_suggests_no_field_or_argument_names() {
+    let typos = [
+        ("{ me { operatr } }", "unknown field \"operatr\""),
+        (
+            "{ cases(firs: 1) { totalCount } }",
+            "unknown argument \"firs\"",
+        ),
+    ];
+    // With introspection on (the demo) a typo gets a suggestion: the schema
+    // is open to every token holder there anyway.
+    let hub = demo_hub().await;
+    for (query, problem) in typos {
+        let a = post_query(&hub, GQL, query).await;
+        assert_error(&a, 400, GQL, "GRAPHQL_VALIDATION_FAILED", problem);
+        assert_error(&a, 400, GQL, "GRAPHQL_VALIDATION_FAILED", "did you mean");
+    }
+    // Without it the error names the problem and nothing of the schema.
+    let hub = hub_with(|l| l.introspection = Some(false)).await;
+    for (query, problem) in typos {
+        let a = post_query(&hub, GQL, query).await;
+        assert_error(&a, 400, GQL, "GRAPHQL_VALIDATION_FAILED", problem);
+        let message = a.errors()[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            !message.contains("Did you mean"),
+            "a suggestion from a hub that hides its schema: `{message}`"
+        );
+    }
+}

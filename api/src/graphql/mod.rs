@@ -28,7 +28,9 @@ fn builder(limits: &Limits) -> SchemaBuilder<query::Query, mutation::Mutation, E
         .limit_recursive_depth(64)
         .limit_directives(20);
     if !limits.introspection_enabled() {
-        b = b.disable_introspection();
+        // A hub that hides its schema does not spell it out in its errors
+        // either: "Did you mean \"cases\"?" would answer what `__schema` may not.
+        b = b.disable_introspection().disable_suggestions();
     }
     b
 }
