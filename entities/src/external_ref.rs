@@ -1,8 +1,8 @@
 //! `external_ref`: which of our records an upstream record became. The key is
 //! (system, resource type, external id); `version` and `content_hash` tell the
 //! sync engine whether a replayed record changed. `entity` is PERSON,
-//! HEALTH_EVENT, REFERRAL or CONSENT (database CHECK); `local_id` is that
-//! table's id (no foreign key: the entity varies).
+//! HEALTH_EVENT, REFERRAL, CONSENT, COURT_ORDER or PLACEMENT_EVENT (database
+//! CHECK); `local_id` is that table's id (no foreign key: the entity varies).
 
 use sea_orm::entity::prelude::*;
 
