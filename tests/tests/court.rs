@@ -157,6 +157,33 @@ async fn a_court_order_lands_on_its_case_with_the_deadlines_the_lead_service_rea
         .await,
         1
     );
+
+    // Both are polo-nord's due items, earliest first, with the order and case they come from.
+    let due = hub
+        .gql(
+            &hub.polo_nord(),
+            "{ mandatesDue(before: \"2026-06-30\", first: 100) { description dueOn
+               order { docketNumber case { id } } } }",
+            json!({}),
+        )
+        .await
+        .ok();
+    let ours: Vec<&Value> = due
+        .data("/mandatesDue")
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|m| m.pointer("/order/case/id") == Some(&json!(case_id)))
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            &json!({"description": "Indagine psicosociale sul nucleo", "dueOn": "2026-04-15",
+                    "order": {"docketNumber": "V.G. 124/2026", "case": {"id": case_id}}}),
+            &json!({"description": "Relazione sulla situazione del minore", "dueOn": "2026-05-31",
+                    "order": {"docketNumber": "V.G. 123/2026", "case": {"id": case_id}}}),
+        ]
+    );
 }
 hub_test!(
     a_court_order_lands_on_its_case_with_the_deadlines_the_lead_service_reads,

@@ -22,8 +22,8 @@ use super::enums;
 use super::guard::{Record, RequestContext};
 use super::loaders::scope;
 use super::types::{
-    Agency, Case, CourtOrder, CourtReport, Facility, Me, Person, Placement, Referral, Verification,
-    uuid_arg,
+    Agency, Case, CourtOrder, CourtReport, Facility, Mandate, Me, Person, Placement, Referral,
+    Verification, uuid_arg,
 };
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -554,6 +554,60 @@ impl Query {
         Ok(rows
             .into_iter()
             .filter_map(|(v, p)| p.map(|p| Verification::new(v, p.case_id)))
+            .collect())
+    }
+
+    /// What the juvenile court asked of the caller's agency and is not done
+    /// yet (reports due, mandates of its orders), due on or before `before`
+    /// (or undated), on the cases the caller can reach, earliest first and
+    /// undated last.
+    #[graphql(complexity = "first.unwrap_or(100).clamp(1, 1000) as usize * child_complexity")]
+    async fn mandates_due(
+        &self,
+        ctx: &Context<'_>,
+        before: NaiveDate,
+        first: Option<i32>,
+    ) -> Result<Vec<Mandate>> {
+        use entities::{court_order, court_order_mandate};
+        let (caller, rc) = ctx_parts(ctx)?;
+        let first = page_size("first", first, 100, rc.max_page_size)?;
+        let visible = case_file::Entity::find()
+            .select_only()
+            .column(case_file::Column::Id)
+            .filter(scope::cases(
+                &caller.requester.agency,
+                rc.today,
+                &scope::any_link(),
+            ))
+            .into_query();
+        let rows = court_order_mandate::Entity::find()
+            .find_also_related(court_order::Entity)
+            .filter(court_order_mandate::Column::AgencyId.eq(&caller.requester.agency))
+            .filter(court_order_mandate::Column::FulfilledOn.is_null())
+            .filter(
+                sea_orm::Condition::any()
+                    .add(court_order_mandate::Column::DueOn.lte(before))
+                    .add(court_order_mandate::Column::DueOn.is_null()),
+            )
+            .filter(court_order::Column::CaseId.in_subquery(visible))
+            .order_by_with_nulls(
+                court_order_mandate::Column::DueOn,
+                sea_orm::Order::Asc,
+                sea_orm::sea_query::NullOrdering::Last,
+            )
+            .order_by_asc(court_order_mandate::Column::Id)
+            .limit(first)
+            .all(&rc.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(m, o)| {
+                o.map(|o| Mandate {
+                    model: m,
+                    case_id: o.case_id,
+                })
+            })
             .collect())
     }
 

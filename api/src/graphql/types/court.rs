@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::NaiveDate;
 use entities::{court_order, court_order_mandate};
 use policy::DataClass;
+use sea_orm::EntityTrait;
 
 use super::{Agency, Case, agency};
 use crate::graphql::enums;
@@ -128,6 +129,18 @@ impl Mandate {
     async fn agency(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
         let id = self.show(ctx, |m| m.agency_id.clone()).await?;
         agency(ctx, &id).await
+    }
+
+    /// The order that gives the mandate (and through it, the case).
+    #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
+    async fn order(&self, ctx: &Context<'_>) -> Result<Option<CourtOrder>> {
+        let id = self.show(ctx, |m| m.order_id).await?;
+        let rc = ctx.data::<RequestContext>()?;
+        Ok(court_order::Entity::find_by_id(id)
+            .one(&rc.db)
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .map(CourtOrder))
     }
 
     #[graphql(directive = dataClass::apply(enums::DataClass::Judicial))]
