@@ -531,15 +531,7 @@ impl Query {
     ) -> Result<Vec<Verification>> {
         let (caller, rc) = ctx_parts(ctx)?;
         let first = page_size("first", first, 100, rc.max_page_size)?;
-        let visible = case_file::Entity::find()
-            .select_only()
-            .column(case_file::Column::Id)
-            .filter(scope::cases(
-                &caller.requester.agency,
-                rc.today,
-                &scope::any_link(),
-            ))
-            .into_query();
+        let visible = reachable_cases(caller, rc);
         let rows = verification::Entity::find()
             .find_also_related(placement::Entity)
             .filter(verification::Column::DoneOn.is_null())
@@ -571,15 +563,7 @@ impl Query {
         use entities::{court_order, court_order_mandate};
         let (caller, rc) = ctx_parts(ctx)?;
         let first = page_size("first", first, 100, rc.max_page_size)?;
-        let visible = case_file::Entity::find()
-            .select_only()
-            .column(case_file::Column::Id)
-            .filter(scope::cases(
-                &caller.requester.agency,
-                rc.today,
-                &scope::any_link(),
-            ))
-            .into_query();
+        let visible = reachable_cases(caller, rc);
         let rows = court_order_mandate::Entity::find()
             .find_also_related(court_order::Entity)
             .filter(court_order_mandate::Column::AgencyId.eq(&caller.requester.agency))
@@ -721,6 +705,19 @@ fn escape_like(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The ids of the cases the caller has any link to (a subquery).
+fn reachable_cases(caller: &Caller, rc: &RequestContext) -> sea_orm::sea_query::SelectStatement {
+    case_file::Entity::find()
+        .select_only()
+        .column(case_file::Column::Id)
+        .filter(scope::cases(
+            &caller.requester.agency,
+            rc.today,
+            &scope::any_link(),
+        ))
+        .into_query()
 }
 
 #[cfg(test)]
