@@ -50,6 +50,38 @@ pub(crate) fn classify_send_error(e: &reqwest::Error, what: &str) -> FetchError 
     FetchError::transient(format!("{what}: {kind}"))
 }
 
+/// What an answer's status means: 2xx is fine; 408, 429 and 5xx are
+/// transient (with the server's `Retry-After`); a redirect or another status
+/// is permanent. `peer` names the other side in messages ("the court").
+pub(crate) fn check_status(
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    what: &str,
+    peer: &str,
+) -> Result<(), FetchError> {
+    use reqwest::StatusCode;
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
+        return Err(FetchError::Transient {
+            reason: format!("{what}: {peer} answered {status}"),
+            retry_after: retry_after(headers),
+        });
+    }
+    if status.is_redirection() {
+        return Err(FetchError::Permanent(format!(
+            "{what}: {peer} redirects ({status}); configure the final base URL"
+        )));
+    }
+    if !status.is_success() {
+        return Err(FetchError::Permanent(format!(
+            "{what}: {peer} answered {status}"
+        )));
+    }
+    Ok(())
+}
+
 /// `Retry-After` as delta-seconds or an HTTP date (a date in the past is 0).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers

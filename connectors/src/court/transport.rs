@@ -12,12 +12,11 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::config::{ConfigError, CourtConfig, invalid};
 use crate::connector::{FetchError, Page, RawItem};
-use crate::http::{classify_send_error, read_capped, retry_after};
+use crate::http::{check_status, classify_send_error, read_capped};
 
 use super::RESOURCE_TYPE;
 
@@ -150,25 +149,7 @@ impl Transport {
             .map_err(|e| classify_send_error(&e, what))?;
         let status = response.status();
         tracing::debug!(status = status.as_u16(), "court orders page");
-        if status == StatusCode::TOO_MANY_REQUESTS
-            || status.is_server_error()
-            || status == StatusCode::REQUEST_TIMEOUT
-        {
-            return Err(FetchError::Transient {
-                reason: format!("{what}: the court answered {status}"),
-                retry_after: retry_after(response.headers()),
-            });
-        }
-        if status.is_redirection() {
-            return Err(FetchError::Permanent(format!(
-                "{what}: the court redirects ({status}); configure the final base URL"
-            )));
-        }
-        if !status.is_success() {
-            return Err(FetchError::Permanent(format!(
-                "{what}: the court answered {status}"
-            )));
-        }
+        check_status(status, response.headers(), what, "the court")?;
         read_capped(response, MAX_PAGE_BYTES, what).await
     }
 }

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, FhirConfig, invalid};
 use crate::connector::{FetchError, Page};
-use crate::http::{classify_send_error, read_capped, retry_after};
+use crate::http::{check_status, classify_send_error, read_capped};
 
 use super::auth::Auth;
 use super::bundle::{BundleError, read_bundle};
@@ -315,25 +315,7 @@ impl Transport {
                     if renewed { " with a fresh token" } else { "" }
                 )));
             }
-            if status == StatusCode::TOO_MANY_REQUESTS
-                || status.is_server_error()
-                || status == StatusCode::REQUEST_TIMEOUT
-            {
-                return Err(FetchError::Transient {
-                    reason: format!("{what}: the server answered {status}"),
-                    retry_after: retry_after(response.headers()),
-                });
-            }
-            if status.is_redirection() {
-                return Err(FetchError::Permanent(format!(
-                    "{what}: the server redirects ({status}); configure the final base URL"
-                )));
-            }
-            if !status.is_success() {
-                return Err(FetchError::Permanent(format!(
-                    "{what}: the server answered {status}"
-                )));
-            }
+            check_status(status, response.headers(), &what, "the server")?;
             let bytes = read_capped(response, MAX_PAGE_BYTES, &what).await?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| FetchError::transient(format!("{what}: the body is not UTF-8")))?;
