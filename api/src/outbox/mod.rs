@@ -118,20 +118,8 @@ impl Routes {
     ) -> Result<Routes, connectors::config::ConfigError> {
         let mut routes = Vec::new();
         for (name, instance) in instances {
-            if let Some(transport) = Transport::from_config(name, instance)? {
-                let timeout_ms = match &instance.kind {
-                    connectors::config::KindConfig::Court(c) => Some(c.timeout_ms),
-                    connectors::config::KindConfig::ThirdSector(t) => Some(t.timeout_ms),
-                    _ => None,
-                };
-                routes.push((
-                    instance.agency.clone(),
-                    Route {
-                        instance: name.clone(),
-                        transport,
-                        timeout_ms,
-                    },
-                ));
+            if let Some(route) = Transport::route(name, instance)? {
+                routes.push((instance.agency.clone(), route));
             }
         }
         Ok(Routes::new(routes))

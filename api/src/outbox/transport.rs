@@ -65,31 +65,42 @@ pub enum SendError {
 }
 
 impl Transport {
-    /// The transport of a connector instance that receives messages (`None`
-    /// for kinds that only pull or take uploads).
-    pub fn from_config(
+    /// The route of a connector instance that receives messages (`None`
+    /// for kinds that only pull or take uploads, and for a community with
+    /// no endpoint): its wire and its own timeout.
+    pub fn route(
         name: &str,
         instance: &connectors::config::InstanceConfig,
-    ) -> Result<Option<Transport>, connectors::config::ConfigError> {
+    ) -> Result<Option<super::Route>, connectors::config::ConfigError> {
         use connectors::config::KindConfig;
-        match &instance.kind {
-            KindConfig::Court(c) => Ok(Some(Transport::Court {
-                url: c.base_url.clone(),
-                audience: instance.agency.clone(),
-            })),
-            // A community that only sends has no endpoint: nothing goes to it.
+        let (transport, timeout_ms) = match &instance.kind {
+            KindConfig::Court(c) => (
+                Transport::Court {
+                    url: c.base_url.clone(),
+                    audience: instance.agency.clone(),
+                },
+                c.timeout_ms,
+            ),
             KindConfig::ThirdSector(t) => match &t.endpoint {
-                Some(url) => Ok(Some(Transport::ThirdSector {
-                    url: url.clone(),
-                    secret: t
-                        .secret
-                        .read(&format!("connectors.{name}.secret"))?
-                        .into_bytes(),
-                })),
-                None => Ok(None),
+                Some(url) => (
+                    Transport::ThirdSector {
+                        url: url.clone(),
+                        secret: t
+                            .secret
+                            .read(&format!("connectors.{name}.secret"))?
+                            .into_bytes(),
+                    },
+                    t.timeout_ms,
+                ),
+                None => return Ok(None),
             },
-            KindConfig::Fhir(_) | KindConfig::Consultorio(_) => Ok(None),
-        }
+            KindConfig::Fhir(_) | KindConfig::Consultorio(_) => return Ok(None),
+        };
+        Ok(Some(super::Route {
+            instance: name.to_string(),
+            transport,
+            timeout_ms: Some(timeout_ms),
+        }))
     }
 
     fn url(&self) -> String {
