@@ -862,6 +862,49 @@ fn mask(fc: &str) -> String {
 const ROWS_PER_INSERT: usize = 500;
 const KEYS_PER_QUERY: usize = 900;
 
+/// Bytes of parameters per statement. A message to PostgreSQL larger than
+/// one TLS record (16 KiB) stalls about 40 ms: sqlx 0.9.0 leaves Nagle's
+/// algorithm on (transact-rs/sqlx#4335, fixed after 0.9.0) and rustls writes
+/// each record with a write of its own, so the second record waits for the
+/// server's delayed ACK. A 50,000-resource import sent a few hundred such
+/// messages and spent 8 of its 12 s waiting (bench/README.md). Statements are
+/// cut to stay under one record; the access log's appender does the same
+/// (`api/src/audit/chain.rs`).
+const STATEMENT_BYTES: usize = 12 * 1024;
+
+/// What a bound key costs in a message beside its bytes: its length word and
+/// its placeholder in the statement text.
+pub(crate) const BIND_OVERHEAD: usize = 10;
+
+/// `items` cut into runs of at most `KEYS_PER_QUERY` items whose sizes add up
+/// to at most `STATEMENT_BYTES` (a run holds at least one item).
+pub(crate) fn runs<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, item) in items.iter().enumerate() {
+        let n = size(item);
+        if i > start && (bytes + n > STATEMENT_BYTES || i - start == KEYS_PER_QUERY) {
+            out.push(&items[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += n;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
+pub(crate) fn str_size(s: &&str) -> usize {
+    s.len() + BIND_OVERHEAD
+}
+
+fn uuid_size(_: &Uuid) -> usize {
+    16 + BIND_OVERHEAD
+}
+
 /// `load_known` on PostgreSQL: one probe of `external_ref`'s key per id.
 /// An `IN` list is planned from the table's statistics, and during a first
 /// big import the table has none yet (autovacuum has not analysed it): the
@@ -900,7 +943,7 @@ async fn load_known<C: ConnectionTrait>(
     let mut known = HashMap::new();
     for ((system, resource_type), ids) in by_type {
         let ids: Vec<&str> = ids.into_iter().collect();
-        for chunk in ids.chunks(KEYS_PER_QUERY) {
+        for chunk in runs(&ids, str_size) {
             let rows = if db.get_database_backend() == DbBackend::Postgres {
                 let ids = serde_json::Value::from(chunk.to_vec());
                 external_ref::Entity::find()
@@ -956,7 +999,7 @@ async fn load_cases<C: ConnectionTrait>(
         .into_iter()
         .collect();
     let mut map = HashMap::new();
-    for chunk in refs.chunks(KEYS_PER_QUERY) {
+    for chunk in runs(&refs, str_size) {
         let rows: Vec<(Uuid, String)> = case_file::Entity::find()
             .select_only()
             .column(case_file::Column::Id)
@@ -981,7 +1024,7 @@ async fn load_dockets<C: ConnectionTrait>(
         .into_iter()
         .collect();
     let mut map = HashMap::new();
-    for chunk in dockets.chunks(KEYS_PER_QUERY) {
+    for chunk in runs(&dockets, str_size) {
         let rows: Vec<(Uuid, String)> = court_order::Entity::find()
             .select_only()
             .column(court_order::Column::Id)
@@ -1011,7 +1054,7 @@ async fn load_fiscal_codes<C: ConnectionTrait>(
         .into_iter()
         .collect();
     let mut map = HashMap::new();
-    for chunk in codes.chunks(KEYS_PER_QUERY) {
+    for chunk in runs(&codes, str_size) {
         let rows: Vec<(Uuid, Option<String>)> = person::Entity::find()
             .select_only()
             .column(person::Column::Id)
@@ -1047,7 +1090,7 @@ async fn load_placements<C: ConnectionTrait>(
     }
     let mut placements = HashMap::new();
     let ids: Vec<Uuid> = ids.into_iter().collect();
-    for chunk in ids.chunks(KEYS_PER_QUERY) {
+    for chunk in runs(&ids, uuid_size) {
         let rows: Vec<(Uuid, Uuid, NaiveDate, Option<NaiveDate>, String)> =
             placement::Entity::find()
                 .select_only()
@@ -1075,7 +1118,7 @@ async fn load_placements<C: ConnectionTrait>(
     }
     let mut open: HashMap<Uuid, VecDeque<Uuid>> = HashMap::new();
     let reviewed: Vec<Uuid> = reviewed.into_iter().collect();
-    for chunk in reviewed.chunks(KEYS_PER_QUERY) {
+    for chunk in runs(&reviewed, uuid_size) {
         let rows: Vec<(Uuid, Uuid)> = verification::Entity::find()
             .select_only()
             .column(verification::Column::PlacementId)
@@ -1104,7 +1147,7 @@ async fn load_triaged<C: ConnectionTrait>(
         .map(|k| k.local_id)
         .collect();
     let mut triaged = HashSet::new();
-    for chunk in ids.chunks(KEYS_PER_QUERY) {
+    for chunk in runs(&ids, uuid_size) {
         let rows: Vec<Uuid> = referral::Entity::find()
             .select_only()
             .column(referral::Column::Id)
@@ -1204,7 +1247,7 @@ impl Writes {
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
-            for chunk in cases.chunks(KEYS_PER_QUERY) {
+            for chunk in runs(&cases, uuid_size) {
                 case_file::Entity::update_many()
                     .col_expr(
                         case_file::Column::CourtOfRecordId,
@@ -1300,16 +1343,13 @@ const UPSERT_EXTERNAL_REF: &str = " ON CONFLICT (\"system\", \"resource_type\", 
     \"local_id\" = EXCLUDED.\"local_id\", \"instance\" = EXCLUDED.\"instance\", \
     \"updated_at\" = EXCLUDED.\"updated_at\"";
 
-/// Rows per statement on PostgreSQL: they travel as one parameter, so this
-/// only bounds the size of one message.
-const ROWS_PER_JSON_INSERT: usize = 5_000;
-
 /// A table's rows for PostgreSQL's `jsonb_populate_recordset`: the columns
 /// the rows set and one JSON object per row.
 struct JsonRows {
     table: &'static str,
     columns: Vec<&'static str>,
-    rows: Vec<serde_json::Value>,
+    /// One JSON object per row, serialised.
+    rows: Vec<String>,
 }
 
 /// On PostgreSQL, the rows as JSON, when every row sets the same columns and
@@ -1349,7 +1389,7 @@ where
                 _ => return None,
             }
         }
-        out.push(serde_json::Value::Object(object));
+        out.push(serde_json::Value::Object(object).to_string());
     }
     Some(JsonRows {
         table: E::default().table_name(),
@@ -1386,7 +1426,9 @@ fn json_of(value: Value) -> Option<serde_json::Value> {
 }
 
 /// `INSERT INTO t (cols) SELECT cols FROM jsonb_populate_recordset(NULL::t, $1)`
-/// (the table's own row type gives each column its type), in chunks.
+/// (the table's own row type gives each column its type), in statements of
+/// at most `STATEMENT_BYTES`. The array goes as text cast to `jsonb`, so each
+/// row is serialised once.
 async fn insert_json<C: ConnectionTrait>(
     db: &C,
     rows: JsonRows,
@@ -1401,15 +1443,23 @@ async fn insert_json<C: ConnectionTrait>(
     let table = rows.table;
     let sql = format!(
         "INSERT INTO \"{table}\" ({columns}) SELECT {columns} \
-         FROM jsonb_populate_recordset(NULL::\"{table}\", $1){}",
+         FROM jsonb_populate_recordset(NULL::\"{table}\", $1::jsonb){}",
         on_conflict.unwrap_or("")
     );
-    for chunk in rows.rows.chunks(ROWS_PER_JSON_INSERT) {
-        let array = serde_json::Value::Array(chunk.to_vec());
+    for run in runs(&rows.rows, |r| r.len() + 1) {
+        let mut array = String::with_capacity(run.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+        array.push('[');
+        for (i, row) in run.iter().enumerate() {
+            if i > 0 {
+                array.push(',');
+            }
+            array.push_str(row);
+        }
+        array.push(']');
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql.as_str(),
-            [Value::Json(Some(Box::new(array)))],
+            [Value::String(Some(array))],
         ))
         .await?;
     }
@@ -1569,6 +1619,26 @@ async fn update_order<C: ConnectionTrait>(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every item goes out once, in order; a run stays under the byte
+        /// budget (one TLS record) unless a single item is larger by itself,
+        /// and never binds more than `KEYS_PER_QUERY` keys.
+        #[test]
+        fn runs_keep_every_item_in_order_within_the_statement_budget(
+            sizes in proptest::collection::vec(0usize..20_000, 0..3_000)
+        ) {
+            let cut = runs(&sizes, |n| *n);
+            let joined: Vec<usize> = cut.iter().flat_map(|r| r.iter().copied()).collect();
+            prop_assert_eq!(&joined, &sizes);
+            for run in &cut {
+                prop_assert!(!run.is_empty());
+                prop_assert!(run.len() <= KEYS_PER_QUERY);
+                prop_assert!(run.len() == 1 || run.iter().sum::<usize>() <= STATEMENT_BYTES);
+            }
+        }
+    }
 
     #[test]
     fn timestamps_go_to_postgresql_with_microseconds_truncated_as_sqlx_sends_them() {

@@ -975,9 +975,24 @@ async fn resolve_dead_letters<C: ConnectionTrait>(
     if accepted.is_empty() {
         return Ok(());
     }
+    // Most pages of most runs have nothing to resolve: one probe instead of
+    // statements naming every accepted item (this page's own dead letters,
+    // written earlier in the same transaction, are seen by it).
+    let open = sync_dead_letter::Entity::find()
+        .select_only()
+        .column(sync_dead_letter::Column::Id)
+        .filter(sync_dead_letter::Column::Instance.eq(instance))
+        .filter(sync_dead_letter::Column::ResolvedAt.is_null())
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    if open.is_none() {
+        return Ok(());
+    }
     let hashes: Vec<String> = accepted.iter().map(payload_hash).collect();
     let resolution = format!("accepted by run {run_id}");
-    for chunk in hashes.chunks(500) {
+    for chunk in crate::apply::runs(&hashes, |h| h.len() + crate::apply::BIND_OVERHEAD) {
         sync_dead_letter::Entity::update_many()
             .col_expr(sync_dead_letter::Column::ResolvedAt, Expr::value(now))
             .col_expr(
@@ -998,7 +1013,7 @@ async fn resolve_dead_letters<C: ConnectionTrait>(
     }
     let superseded = format!("superseded by a later version accepted by run {run_id}");
     for (resource_type, ids) in by_type {
-        for chunk in ids.chunks(500) {
+        for chunk in crate::apply::runs(&ids, crate::apply::str_size) {
             sync_dead_letter::Entity::update_many()
                 .col_expr(sync_dead_letter::Column::ResolvedAt, Expr::value(now))
                 .col_expr(
