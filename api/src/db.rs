@@ -101,10 +101,67 @@ fn variant_name(err: &DbErr) -> String {
         .to_string()
 }
 
+/// Is the database out of reach, rather than refusing this statement? A lost
+/// or refused connection, no pooled connection in time, or PostgreSQL's
+/// classes 08 (connection exception) and 57 (operator intervention: shutting
+/// down, starting up). The request may be sent again once it is back.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as E;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_database_error() {
+        Some(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        None => matches!(
+            sqlx.as_ref(),
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed
+        ),
+    }
+}
+
 /// Is this a unique-key violation (a duplicate)?
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::sqlx::Error as SqlxError;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::is_unavailable;
+
+    fn sqlx(e: SqlxError) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_internal() {
+        assert!(is_unavailable(&DbErr::ConnectionAcquire(
+            ConnAcquireErr::Timeout
+        )));
+        assert!(is_unavailable(&sqlx(SqlxError::PoolTimedOut)));
+        assert!(is_unavailable(&sqlx(SqlxError::PoolClosed)));
+        assert!(is_unavailable(&sqlx(SqlxError::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        )))));
+    }
+
+    #[test]
+    fn a_refused_statement_or_a_missing_row_is_not_unavailable() {
+        assert!(!is_unavailable(&sqlx(SqlxError::RowNotFound)));
+        assert!(!is_unavailable(&DbErr::RecordNotFound("case".into())));
+        assert!(!is_unavailable(&DbErr::Custom("x".into())));
+    }
 }

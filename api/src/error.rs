@@ -8,6 +8,10 @@
 //!   duplicates, invalid status transition, already triaged);
 //! - `Unauthenticated`: no valid token; `Forbidden`: a valid caller may not do this;
 //! - `Withheld`: a field exists but the policy does not disclose it;
+//! - `Unavailable`: the database cannot be reached (connection refused or lost,
+//!   no pooled connection within the acquire timeout, the server shutting
+//!   down): nothing was done that the answer confirms, and the same request
+//!   may be sent again shortly. Logged under an id like `Internal`;
 //! - `Internal`: anything else. Its message carries only an id; the detail goes to
 //!   the log, never to the client, and never holds personal values.
 
@@ -34,6 +38,7 @@ pub enum ApiError {
         class: DataClass,
         reason: DenyReason,
     },
+    Unavailable(String),
     Internal(String),
 }
 
@@ -57,6 +62,9 @@ impl ApiError {
                 m.clone()
             }
             ApiError::Withheld { class, reason } => format!("field withheld ({class}): {reason}"),
+            ApiError::Unavailable(id) => format!(
+                "the database is unreachable; retry shortly (id {id}; the detail is in the hub's log under this id)"
+            ),
             ApiError::Internal(id) => {
                 format!("internal error (id {id}); the detail is in the hub's log under this id")
             }
@@ -71,6 +79,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::Withheld { .. } => "FIELD_WITHHELD",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -86,7 +95,13 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::internal(crate::db::describe_db_error(&err))
+        let detail = crate::db::describe_db_error(&err);
+        if crate::db::is_unavailable(&err) {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            tracing::error!(error_id = %id, %detail, "database unavailable");
+            return ApiError::Unavailable(id);
+        }
+        ApiError::internal(detail)
     }
 }
 

@@ -29,22 +29,41 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// A failed batch load. Carries only the internal error id (already logged).
+/// A failed batch load. Carries only the error id (already logged) and
+/// whether the database was out of reach (`UNAVAILABLE`) or not (`INTERNAL`).
 #[derive(Clone, Debug)]
-pub struct LoadError(String);
+pub struct LoadError {
+    id: String,
+    unavailable: bool,
+}
 
 impl From<DbErr> for LoadError {
     fn from(e: DbErr) -> Self {
         match ApiError::from(e) {
-            ApiError::Internal(id) => LoadError(id),
-            other => LoadError(other.message()),
+            ApiError::Unavailable(id) => LoadError {
+                id,
+                unavailable: true,
+            },
+            ApiError::Internal(id) => LoadError {
+                id,
+                unavailable: false,
+            },
+            other => LoadError {
+                id: other.message(),
+                unavailable: false,
+            },
         }
     }
 }
 
 impl From<LoadError> for async_graphql::Error {
     fn from(e: LoadError) -> Self {
-        async_graphql::ErrorExtensions::extend(&ApiError::Internal(e.0))
+        let err = if e.unavailable {
+            ApiError::Unavailable(e.id)
+        } else {
+            ApiError::Internal(e.id)
+        };
+        async_graphql::ErrorExtensions::extend(&err)
     }
 }
 
