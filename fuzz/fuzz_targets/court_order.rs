@@ -7,7 +7,9 @@
 //! another key under the court's `kid` (a forgery), 2 sends no signature.
 //! No panic; only mode 0 ever gives a record, and that record is the order
 //! the claims hold: the court's system, `order.id` as its key, `iss` the
-//! court.
+//! court. A reason never quotes a summary, a text, a description or a docket
+//! number: the order is signed and mapped again with each between markers,
+//! and the reason must hold no marker.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -16,7 +18,7 @@ use connectors::court::RESOURCE_TYPE;
 use connectors::{Inbound, Mapped, RawItem};
 use libfuzzer_sys::fuzz_target;
 use rete_api::auth::keys::SigningKey;
-use rete_fuzz::{COURT, Court, fields, jws, mode};
+use rete_fuzz::{COURT, Court, MARK, fields, jws, marked_value, mode};
 use serde_json::Value;
 
 static STATE: LazyLock<(Court, SigningKey)> = LazyLock::new(|| {
@@ -44,6 +46,9 @@ fuzz_target!(|data: &[u8]| {
         Mapped::Records(records) => records,
         Mapped::Rejected(why) => {
             assert!(!why.is_empty());
+            if mode == 0 {
+                never_quoted(court, header, claims);
+            }
             return;
         }
         Mapped::Skipped(why) => panic!("a court-order item was skipped: {why}"),
@@ -62,3 +67,40 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(Some(record.key.id.as_str()), id);
     assert!(matches!(record.body, Inbound::CourtOrder(_)));
 });
+
+/// The fields of an order whose text a reason never quotes, as JSON pointers
+/// below the claims (the first mandates' descriptions included).
+const PRIVATE: [&str; 6] = [
+    "/order/summary",
+    "/order/text",
+    "/order/docket_number",
+    "/order/mandates/0/description",
+    "/order/mandates/1/description",
+    "/order/mandates/2/description",
+];
+
+/// Signs and maps the order again with each private field between markers.
+fn never_quoted(court: &Court, header: &[u8], claims: &[u8]) {
+    let Ok(parsed) = serde_json::from_slice::<Value>(claims) else {
+        return;
+    };
+    if String::from_utf8_lossy(claims).contains(MARK) {
+        return;
+    }
+    for pointer in PRIVATE {
+        let mut marked = parsed.clone();
+        let Some(Value::String(text)) = marked.pointer_mut(pointer) else {
+            continue;
+        };
+        *text = marked_value(text);
+        let item = RawItem {
+            resource_type: RESOURCE_TYPE.into(),
+            external_id: None,
+            position: Some(1),
+            payload: jws(Some(&court.key), header, marked.to_string().as_bytes()),
+        };
+        if let Mapped::Rejected(why) = connectors::court::map_item(&court.ctx, &item) {
+            assert!(!why.contains(MARK), "the reason quotes {pointer}: {why}");
+        }
+    }
+}

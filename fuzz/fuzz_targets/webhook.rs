@@ -13,7 +13,9 @@
 //! check as the hub's handler passes it (a NUL).
 //!
 //! No panic; a signature the fuzzer made up is never accepted, the right one
-//! is never called bad; an event that maps is one record keyed by its id.
+//! is never called bad; an event that maps is one record keyed by its id; a
+//! reason never quotes `note` or `end_reason` (mapped again with each between
+//! markers, the reason holds no marker).
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
@@ -24,7 +26,8 @@ use connectors::third_sector::ThirdSectorConnector;
 use connectors::third_sector::signature::{SignatureError, SignedHeaders};
 use connectors::{Connector, Mapped};
 use libfuzzer_sys::fuzz_target;
-use rete_fuzz::{fields, mode};
+use rete_fuzz::{MARK, fields, marked_value, mode};
+use serde_json::Value;
 
 /// Test secret of this target only, generated for it: no hub trusts it.
 const SECRET: &str = "fuzz-target-secret-0123456789abcdef0123456789";
@@ -96,7 +99,31 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Some(&records[0].key.id), item.external_id.as_ref());
             assert_eq!(records[0].key.system, "third-sector:aurora");
         }
-        Mapped::Rejected(why) => assert!(!why.is_empty()),
+        Mapped::Rejected(why) => {
+            assert!(!why.is_empty());
+            never_quoted(instance.connector.as_ref(), &item.payload);
+        }
         Mapped::Skipped(why) => panic!("a webhook body is never skipped: {why}"),
     }
 });
+
+/// Maps the body again with `note`, then `end_reason`, between markers.
+fn never_quoted(connector: &dyn Connector, payload: &str) {
+    let Ok(Value::Object(body)) = serde_json::from_str::<Value>(payload) else {
+        return;
+    };
+    if payload.contains(MARK) {
+        return;
+    }
+    for field in ["note", "end_reason"] {
+        let Some(Value::String(text)) = body.get(field) else {
+            continue;
+        };
+        let mut marked = body.clone();
+        marked.insert(field.into(), Value::String(marked_value(text)));
+        let item = ThirdSectorConnector::item(Value::Object(marked).to_string());
+        if let Mapped::Rejected(why) = connector.map(&item) {
+            assert!(!why.contains(MARK), "the reason quotes {field}: {why}");
+        }
+    }
+}
