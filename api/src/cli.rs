@@ -375,9 +375,13 @@ pub async fn prepare(config: &Config) -> Result<AppState, String> {
         &config.audit.secret_file,
         &config.audit.signing_key_file,
     )?;
-    let audit =
-        crate::audit::AuditLog::start(&config.database_url, Arc::new(keys), config.audit.max_batch)
-            .await?;
+    let audit = crate::audit::AuditLog::start(
+        &config.database_url,
+        Arc::new(keys),
+        config.audit.max_batch,
+        std::time::Duration::from_micros(config.audit.linger_us),
+    )
+    .await?;
     let sync = crate::sync::start(config, db.clone())?;
     let routes =
         crate::outbox::Routes::from_config(&config.connectors).map_err(|e| e.to_string())?;

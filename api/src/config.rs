@@ -142,6 +142,11 @@ pub struct AuditConfig {
     pub retention_days: Option<u32>,
     /// At most this many entries go into one group commit.
     pub max_batch: usize,
+    /// Under load (entries handed over faster than one per this long), a
+    /// group commit waits up to this many microseconds after its first entry
+    /// for more: fewer, larger commits for a few milliseconds of latency. A
+    /// lone request never waits. 0: never wait.
+    pub linger_us: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -282,6 +287,7 @@ impl Default for AuditConfig {
             signing_key_file: PathBuf::from("rete-hub-key.pem"),
             retention_days: None,
             max_batch: 256,
+            linger_us: 5_000,
         }
     }
 }
@@ -453,6 +459,12 @@ impl Config {
         }
         if self.audit.max_batch == 0 || self.audit.max_batch > 10_000 {
             return Err(invalid("audit.max_batch", "must be between 1 and 10000"));
+        }
+        if self.audit.linger_us > 100_000 {
+            return Err(invalid(
+                "audit.linger_us",
+                "must be at most 100000 (a tenth of a second)",
+            ));
         }
         if self.audit.retention_days == Some(0) {
             return Err(invalid("audit.retention_days", "must be at least 1 day"));

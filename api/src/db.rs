@@ -13,6 +13,19 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
 /// Connect to `url` (`sqlite://FILE?mode=rwc` or `postgres://...`).
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_as(url, max_connections, "rete").await
+}
+
+/// [`connect`], naming the pool's connections on PostgreSQL
+/// (`pg_stat_activity.application_name`), e.g. the access log's appender,
+/// unless the URL names them.
+pub async fn connect_as(
+    url: &str,
+    max_connections: u32,
+    application_name: &str,
+) -> Result<DatabaseConnection, DbErr> {
+    let application_name =
+        (!url.contains("application_name=")).then(|| application_name.to_string());
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
@@ -23,6 +36,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         // internal error and retries; pinging every connection taken from the
         // pool would add a round trip to every statement.
         .test_before_acquire(false)
+        .map_sqlx_postgres_opts(move |o| match &application_name {
+            Some(name) => o.application_name(name),
+            None => o,
+        })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

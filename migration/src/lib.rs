@@ -18,6 +18,7 @@ mod m20261128_000004_access_log_verification;
 mod m20261128_000005_sync;
 mod m20261128_000006_outbound;
 mod m20261128_000007_placement_event_verification;
+mod m20261128_000008_access_log_lz4;
 
 /// Every migration of Rete, in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_sync::Migration),
             Box::new(m20261128_000006_outbound::Migration),
             Box::new(m20261128_000007_placement_event_verification::Migration),
+            Box::new(m20261128_000008_access_log_lz4::Migration),
         ]
     }
 }

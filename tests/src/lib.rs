@@ -167,9 +167,14 @@ impl HubBuilder {
             Some(k) => k,
             None => Arc::new(HubKeys::generate().expect("hub keys")),
         };
-        let audit = AuditLog::start(&url, audit_keys.clone(), 256)
-            .await
-            .expect("access log");
+        let audit = AuditLog::start(
+            &url,
+            audit_keys.clone(),
+            256,
+            std::time::Duration::from_millis(5),
+        )
+        .await
+        .expect("access log");
         let engine = self.sync.map(|setup| Arc::new(setup(db.clone())));
         let state = AppState::new(
             db.clone(),

@@ -23,6 +23,9 @@
 //!   alternating rounds (no `hub`/`sqlx` phases, no statement count, no
 //!   unenforced hub): the access log's cost in a third of the time.
 //!
+//! Alternating rounds run the hubs in order, then in the reverse order (ABBA),
+//! so that a drift over the run does not always fall on the same hub.
+//!
 //! Each phase is preceded by a warm-up whose figures are discarded. Around each
 //! measured phase the driver also reads the CPU milliseconds per request of the
 //! hub (`--hub-pid`), of the PostgreSQL backends of the database and of the
@@ -935,7 +938,15 @@ async fn enforcement_cost(
     for round in 1..=args.rounds {
         let seed = seed.wrapping_add(u64::from(round).wrapping_mul(0x51_7CC1_B727));
         let mut rps = vec![0.0; targets.len()];
-        for k in 0..targets.len() {
+        // ABBA: every other round runs the hubs in the reverse order, so a
+        // drift over the run (a growing log, a checkpoint, a neighbour) does
+        // not always fall on the same hub.
+        let order: Vec<usize> = if round % 2 == 1 {
+            (0..targets.len()).collect()
+        } else {
+            (0..targets.len()).rev().collect()
+        };
+        for k in order {
             let (stats, cost) = warm_and_measure(
                 targets[k].clone(),
                 used[k],
