@@ -233,8 +233,16 @@ impl AppState {
         (finish(resp), trail)
     }
 
+    /// Count an operation under way that may log an entry (see
+    /// [`crate::audit::Expecting`]); hand the guard to [`Self::log_operation`].
+    pub(crate) fn expect_entry(&self) -> crate::audit::Expecting {
+        self.0.audit.expect_entry()
+    }
+
     /// Append the access-log entry of an operation whose response is `data`
     /// (nothing when it touched no record). Returns the entry's records.
+    /// `expecting`, if the operation was counted, is released once the entry
+    /// is handed over (or at once when there is none).
     pub(crate) async fn log_operation(
         &self,
         caller: &Caller,
@@ -242,12 +250,13 @@ impl AppState {
         query_hash: String,
         trail: &crate::audit::trail::Trail,
         data: &Value,
+        expecting: Option<crate::audit::Expecting>,
     ) -> Result<Vec<crate::audit::trail::LoggedRecord>, crate::audit::AppendError> {
         if trail.is_empty() || crate::audit::NO_AUDIT {
             return Ok(Vec::new());
         }
         let records = trail.finish(data, &self.0.audit.keys.digest).records;
-        self.append_entry(caller.into(), operation, query_hash, records)
+        self.append_records(caller.into(), operation, query_hash, records, expecting)
             .await
     }
 
@@ -258,6 +267,18 @@ impl AppState {
         operation: String,
         query_hash: String,
         records: Vec<crate::audit::trail::LoggedRecord>,
+    ) -> Result<Vec<crate::audit::trail::LoggedRecord>, crate::audit::AppendError> {
+        self.append_records(who, operation, query_hash, records, None)
+            .await
+    }
+
+    async fn append_records(
+        &self,
+        who: crate::audit::Author<'_>,
+        operation: String,
+        query_hash: String,
+        records: Vec<crate::audit::trail::LoggedRecord>,
+        expecting: Option<crate::audit::Expecting>,
     ) -> Result<Vec<crate::audit::trail::LoggedRecord>, crate::audit::AppendError> {
         let draft = Draft {
             at: Draft::now(),
@@ -270,7 +291,7 @@ impl AppState {
             records: records.clone(),
             policy_version: self.0.policy.version.clone(),
         };
-        self.0.audit.append(draft).await.map(|_| records)
+        self.0.audit.append(draft, expecting).await.map(|_| records)
     }
 
     pub(crate) fn digest_key(&self) -> &aws_lc_rs::hmac::Key {
@@ -667,11 +688,19 @@ async fn execute(
                 Ok(label) => label,
             };
             let query_hash = query_hash(&req.query);
+            let expecting = state.expect_entry();
             let (body, trail) = state.run_operation(&caller, req).await;
             // The access log, before anything leaves: no entry, no data.
             let data = body.get("data").unwrap_or(&Value::Null);
             if let Err(e) = state
-                .log_operation(&caller, operation, query_hash, &trail, data)
+                .log_operation(
+                    &caller,
+                    operation,
+                    query_hash,
+                    &trail,
+                    data,
+                    Some(expecting),
+                )
                 .await
             {
                 return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string()));

@@ -685,3 +685,93 @@ hub_test!(
     a_report_on_the_person_a_child_is_protected_from_is_restricted,
     TestHub::builder().demo()
 );
+
+/// The group commit's linger. Under load (entries coming faster than one per
+/// linger) a batch waits for the operations still under way, and goes as soon
+/// as every one of them has handed its entry over: a closed loop of clients
+/// all waiting for their commit must not wait out the linger as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_lingers_only_for_operations_still_under_way() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("log.db").display());
+    let db = rete_api::db::connect(&url, 2).await.unwrap();
+    rete_api::db::migrate(&db).await.unwrap();
+    // A linger far longer than any commit here, so that waiting it out shows.
+    let linger = Duration::from_secs(3);
+    let log = rete_api::audit::AuditLog::start(
+        &url,
+        std::sync::Arc::new(HubKeys::generate().unwrap()),
+        256,
+        linger,
+    )
+    .await
+    .unwrap();
+    let draft = || rete_api::audit::Draft {
+        at: rete_api::audit::Draft::now(),
+        operator: "op-1".into(),
+        agency_id: "polo-nord".into(),
+        role: "CASE_MANAGER".into(),
+        purpose: "CASE_MANAGEMENT".into(),
+        operation: "query CaseById".into(),
+        query_hash: query_hash("{ case }"),
+        records: Vec::new(),
+        policy_version: "v1".into(),
+    };
+
+    // A lone entry never waits.
+    let t = Instant::now();
+    log.append(draft(), None).await.unwrap();
+    assert!(
+        t.elapsed() < linger / 2,
+        "a lone entry waited {:?}",
+        t.elapsed()
+    );
+
+    // A burst: entries now come faster than one per linger.
+    let burst: Vec<_> = (0..20).map(|_| log.append(draft(), None)).collect();
+    for r in futures::future::join_all(burst).await {
+        r.unwrap();
+    }
+
+    // Four operations under way, all handing over: nothing is left to wait for.
+    let t = Instant::now();
+    let ops: Vec<_> = (0..4)
+        .map(|_| {
+            let expecting = log.expect_entry();
+            log.append(draft(), Some(expecting))
+        })
+        .collect();
+    for r in futures::future::join_all(ops).await {
+        r.unwrap();
+    }
+    assert!(
+        t.elapsed() < linger / 2,
+        "the batch waited {:?} with no operation left under way",
+        t.elapsed()
+    );
+
+    // One more operation under way: the batch waits for it, and goes when it
+    // ends (here without an entry) rather than at the end of the linger.
+    let busy = log.expect_entry();
+    let t = Instant::now();
+    let ends = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        drop(busy);
+    });
+    let expecting = log.expect_entry();
+    log.append(draft(), Some(expecting)).await.unwrap();
+    ends.await.unwrap();
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "the batch did not wait for the operation under way ({waited:?})"
+    );
+    assert!(
+        waited < linger,
+        "the batch waited out the linger ({waited:?}) after the last operation ended"
+    );
+    // Every entry is in the chain, in order.
+    let head = chain::head(&db).await.unwrap();
+    assert_eq!(head.seq, 1 + 20 + 4 + 1);
+}

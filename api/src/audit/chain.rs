@@ -25,7 +25,8 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use sha2::{Digest as _, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::HubKeys;
@@ -187,7 +188,31 @@ struct Job {
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Job>,
+    in_flight: Arc<InFlight>,
     pub keys: Arc<HubKeys>,
+}
+
+/// Operations under way that may hand an entry over. A batch lingers only
+/// while there are some: once every one of them waits for its commit, no
+/// entry can come (a closed loop of clients, all waiting), and lingering
+/// would leave the machine idle.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    /// Woken when `count` falls to zero.
+    none: Notify,
+}
+
+/// One operation counted in [`InFlight`] until it hands its entry over, or
+/// ends without one (dropped).
+pub struct Expecting(Arc<InFlight>);
+
+impl Drop for Expecting {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none.notify_waiters();
+        }
+    }
 }
 
 impl AuditLog {
@@ -202,6 +227,8 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel(max_batch * 8);
         let (ready, started) = oneshot::channel::<Result<(), String>>();
         let url = database_url.to_string();
+        let in_flight = Arc::new(InFlight::default());
+        let counted = in_flight.clone();
         std::thread::Builder::new()
             .name("rete-access-log".into())
             .spawn(move || {
@@ -219,7 +246,7 @@ impl AuditLog {
                     match crate::db::connect_as(&url, 2, "rete-access-log").await {
                         Ok(db) => {
                             let _ = ready.send(Ok(()));
-                            run(db, rx, max_batch, linger).await;
+                            run(db, rx, max_batch, linger, &counted).await;
                         }
                         Err(e) => {
                             let _ = ready.send(Err(format!(
@@ -234,19 +261,39 @@ impl AuditLog {
         started
             .await
             .map_err(|_| "the appender thread stopped while starting".to_string())??;
-        Ok(AuditLog { tx, keys })
+        Ok(AuditLog {
+            tx,
+            in_flight,
+            keys,
+        })
     }
 
-    pub async fn append(&self, draft: Draft) -> Result<i64, AppendError> {
+    /// Count an operation that may log an entry, until the guard is handed
+    /// to [`Self::append`] or dropped.
+    pub fn expect_entry(&self) -> Expecting {
+        self.in_flight.count.fetch_add(1, Ordering::AcqRel);
+        Expecting(self.in_flight.clone())
+    }
+
+    /// Append `draft`; returns its seq once it is committed. `expecting`, the
+    /// operation's guard if it was counted, is released once the entry is
+    /// handed over.
+    pub async fn append(
+        &self,
+        draft: Draft,
+        expecting: Option<Expecting>,
+    ) -> Result<i64, AppendError> {
         let (done, wait) = oneshot::channel();
-        self.tx
+        let sent = self
+            .tx
             .send(Job {
                 draft,
                 done,
                 sent: Instant::now(),
             })
-            .await
-            .map_err(|_| AppendError("the appender has stopped".into()))?;
+            .await;
+        drop(expecting);
+        sent.map_err(|_| AppendError("the appender has stopped".into()))?;
         wait.await
             .map_err(|_| AppendError("the appender has stopped".into()))?
             .map_err(AppendError)
@@ -319,6 +366,7 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     linger: Duration,
+    in_flight: &InFlight,
 ) {
     let mut pace = Pace::new();
     // The next batch follows the tip without reading the head; its insert
@@ -336,9 +384,22 @@ async fn run(
                 }
                 // Sleep through the linger rather than wake for each entry
                 // (a wake-up of this thread per entry cost more than the
-                // entry's share of the batch), then take what came.
-                Err(_) => match deadline.take() {
-                    Some(d) if d > Instant::now() => tokio::time::sleep_until(d).await,
+                // entry's share of the batch), then take what came; stop
+                // early when no operation under way is left to hand one over.
+                Err(_) => match deadline {
+                    Some(d) if d > Instant::now() => {
+                        let none = in_flight.none.notified();
+                        tokio::pin!(none);
+                        none.as_mut().enable();
+                        if in_flight.count.load(Ordering::Acquire) == 0 {
+                            deadline = None;
+                            continue;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(d) => deadline = None,
+                            _ = none => deadline = None,
+                        }
+                    }
                     _ => break,
                 },
             }

@@ -23,7 +23,7 @@ use std::path::Path;
 use aws_lc_rs::hmac;
 use jsonwebtoken::jwk::Jwk;
 
-pub use chain::{AppendError, AuditLog, Draft};
+pub use chain::{AppendError, AuditLog, Draft, Expecting};
 
 use crate::auth::keys::{self, SigningKey};
 

@@ -237,7 +237,7 @@ impl Outbox {
                     // The access log, before anything leaves.
                     let records = self
                         .state
-                        .log_operation(&caller, operation, query_hash, &trail, &data)
+                        .log_operation(&caller, operation, query_hash, &trail, &data, None)
                         .await
                         .map_err(|e| ApiError::internal(e.to_string()))?;
                     (data, withheld, records)
