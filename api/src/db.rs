@@ -18,14 +18,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 
 /// [`connect`], naming the pool's connections on PostgreSQL
 /// (`pg_stat_activity.application_name`), e.g. the access log's appender,
-/// unless the URL names them.
+/// unless the URL (or `PGAPPNAME`) names them.
 pub async fn connect_as(
     url: &str,
     max_connections: u32,
     application_name: &str,
 ) -> Result<DatabaseConnection, DbErr> {
-    let application_name =
-        (!url.contains("application_name=")).then(|| application_name.to_string());
+    let application_name = application_name.to_string();
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
@@ -36,9 +35,9 @@ pub async fn connect_as(
         // internal error and retries; pinging every connection taken from the
         // pool would add a round trip to every statement.
         .test_before_acquire(false)
-        .map_sqlx_postgres_opts(move |o| match &application_name {
-            Some(name) => o.application_name(name),
-            None => o,
+        .map_sqlx_postgres_opts(move |o| match o.get_application_name() {
+            Some(_) => o,
+            None => o.application_name(&application_name),
         })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

@@ -167,11 +167,12 @@ impl HubBuilder {
             Some(k) => k,
             None => Arc::new(HubKeys::generate().expect("hub keys")),
         };
+        let defaults = rete_api::config::AuditConfig::default();
         let audit = AuditLog::start(
             &url,
             audit_keys.clone(),
-            256,
-            std::time::Duration::from_millis(5),
+            defaults.max_batch,
+            std::time::Duration::from_micros(defaults.linger_us),
         )
         .await
         .expect("access log");

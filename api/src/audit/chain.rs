@@ -386,18 +386,16 @@ async fn run(
                 // (a wake-up of this thread per entry cost more than the
                 // entry's share of the batch), then take what came; stop
                 // early when no operation under way is left to hand one over.
-                Err(_) => match deadline {
+                Err(_) => match deadline.take() {
                     Some(d) if d > Instant::now() => {
                         let none = in_flight.none.notified();
                         tokio::pin!(none);
                         none.as_mut().enable();
-                        if in_flight.count.load(Ordering::Acquire) == 0 {
-                            deadline = None;
-                            continue;
-                        }
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(d) => deadline = None,
-                            _ = none => deadline = None,
+                        if in_flight.count.load(Ordering::Acquire) > 0 {
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(d) => {}
+                                _ = none => {}
+                            }
                         }
                     }
                     _ => break,
