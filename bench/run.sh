@@ -16,6 +16,8 @@
 #   AUDIT=1                               with ENFORCEMENT=1, also the access log on vs off
 #   AUDIT_ONLY=0                          1: only the access log on vs off (no hub/sqlx
 #                                         phases, no statement count, no unenforced hub)
+#   HUB_TOML=                             more lines for every hub's rete.toml, e.g.
+#                                         $'[audit]\nlinger_us = 10000'
 #
 # Prints the figures as key=value lines and ends with
 #   hub_rps=... sqlx_rps=... ratio=... target=0.5 meets_target=...
@@ -184,6 +186,7 @@ cat >"$WORK/rete.toml" <<EOF
 database_max_connections = $CONCURRENCY
 [limits.rate]
 enabled = false
+${HUB_TOML:-}
 EOF
 
 say "starting the hub on $HUB (demo network, RETE_LOG=warn)"

@@ -288,10 +288,14 @@ impl AppState {
             purpose: who.purpose.as_str().to_string(),
             operation,
             query_hash,
-            records: records.clone(),
+            records,
             policy_version: self.0.policy.version.clone(),
         };
-        self.0.audit.append(draft, expecting).await.map(|_| records)
+        self.0
+            .audit
+            .append(draft, expecting)
+            .await
+            .map(|(_, records)| records)
     }
 
     pub(crate) fn digest_key(&self) -> &aws_lc_rs::hmac::Key {

@@ -162,7 +162,7 @@ pub fn query_hash(query: &str) -> String {
 pub struct AppendError(pub String);
 
 struct Job {
-    draft: Draft,
+    entry: Encoded,
     done: oneshot::Sender<Result<i64, String>>,
     /// When the caller handed the entry over.
     sent: Instant,
@@ -275,28 +275,41 @@ impl AuditLog {
         Expecting(self.in_flight.clone())
     }
 
-    /// Append `draft`; returns its seq once it is committed. `expecting`, the
-    /// operation's guard if it was counted, is released once the entry is
-    /// handed over.
+    /// Append `draft`; returns its seq, and the records it logged, once it is
+    /// committed. `expecting`, the operation's guard if it was counted, is
+    /// released once the entry is handed over.
+    ///
+    /// The entry is encoded here, on the caller's task, so that the appender
+    /// (one thread for the whole process) only chains and writes, and the
+    /// records' many small allocations stay with the caller.
     pub async fn append(
         &self,
         draft: Draft,
         expecting: Option<Expecting>,
-    ) -> Result<i64, AppendError> {
+    ) -> Result<(i64, Vec<LoggedRecord>), AppendError> {
+        let (entry, records) = match Encoded::new(draft) {
+            Ok(e) => e,
+            Err(e) => {
+                drop(expecting);
+                return Err(AppendError(e.to_string()));
+            }
+        };
         let (done, wait) = oneshot::channel();
         let sent = self
             .tx
             .send(Job {
-                draft,
+                entry,
                 done,
                 sent: Instant::now(),
             })
             .await;
         drop(expecting);
         sent.map_err(|_| AppendError("the appender has stopped".into()))?;
-        wait.await
+        let seq = wait
+            .await
             .map_err(|_| AppendError("the appender has stopped".into()))?
-            .map_err(AppendError)
+            .map_err(AppendError)?;
+        Ok((seq, records))
     }
 }
 
@@ -403,43 +416,36 @@ async fn run(
             }
         }
         let started = std::time::Instant::now();
-        let written = match jobs
-            .iter()
-            .map(|j| Encoded::new(&j.draft))
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(rows) => {
-                let from = tip.take();
-                (|| write_batch(&db, &rows, from.clone()))
-                    .retry(
-                        ExponentialBuilder::default()
-                            .with_min_delay(Duration::from_millis(5))
-                            .with_max_delay(Duration::from_millis(500))
-                            .with_max_times(6)
-                            .with_jitter(),
-                    )
-                    .notify(|e, d| tracing::warn!(error = %crate::db::describe_db_error(e), retry_in = ?d, "access log append failed; retrying"))
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let (rows, dones): (Vec<Encoded>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.entry, j.done)).unzip();
+        let from = tip.take();
+        let written = (|| write_batch(&db, &rows, from.clone()))
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(5))
+                    .with_max_delay(Duration::from_millis(500))
+                    .with_max_times(6)
+                    .with_jitter(),
+            )
+            .notify(|e, d| tracing::warn!(error = %crate::db::describe_db_error(e), retry_in = ?d, "access log append failed; retrying"))
+            .await;
         tracing::debug!(
-            entries = jobs.len(),
+            entries = rows.len(),
             ms = started.elapsed().as_secs_f64() * 1e3,
             "access log batch"
         );
         match written {
             Ok((seqs, last)) => {
                 tip = Some(last);
-                for (job, seq) in jobs.into_iter().zip(seqs) {
-                    let _ = job.done.send(Ok(seq));
+                for (done, seq) in dones.into_iter().zip(seqs) {
+                    let _ = done.send(Ok(seq));
                 }
             }
             Err(e) => {
                 let m = crate::db::describe_db_error(&e);
-                tracing::error!(error = %m, entries = jobs.len(), "access log append failed");
-                for job in jobs {
-                    let _ = job.done.send(Err(m.clone()));
+                tracing::error!(error = %m, entries = rows.len(), "access log append failed");
+                for done in dones {
+                    let _ = done.send(Err(m.clone()));
                 }
             }
         }
@@ -486,86 +492,99 @@ pub async fn lock(c: &impl ConnectionTrait) -> Result<(), DbErr> {
 }
 
 /// An entry's columns that do not depend on its place in the chain, and its
-/// index rows: encoded once per batch, however many tries it takes.
-struct Encoded<'a> {
-    draft: &'a Draft,
+/// index rows: encoded once, on the caller's task, however many tries the
+/// batch takes.
+struct Encoded {
+    at: DateTime<Utc>,
+    operator: String,
+    agency_id: String,
+    role: String,
+    purpose: String,
+    operation: String,
+    query_hash: String,
     records: String,
     disclosed_classes: String,
     withheld_classes: String,
-    touches: BTreeSet<(&'static str, Uuid)>,
+    policy_version: String,
+    touches: Vec<(&'static str, Uuid)>,
 }
 
-impl<'a> Encoded<'a> {
-    fn new(d: &'a Draft) -> Result<Encoded<'a>, DbErr> {
-        Ok(Encoded {
-            draft: d,
-            records: serde_json::to_string(&d.records)
-                .map_err(|e| DbErr::Custom(format!("cannot encode an entry: {e}")))?,
-            disclosed_classes: d.classes(true),
-            withheld_classes: d.classes(false),
-            touches: d.records.iter().flat_map(touches_of).collect(),
-        })
+impl Encoded {
+    /// The entry, and the draft's records given back.
+    fn new(d: Draft) -> Result<(Encoded, Vec<LoggedRecord>), DbErr> {
+        let records = serde_json::to_string(&d.records)
+            .map_err(|e| DbErr::Custom(format!("cannot encode an entry: {e}")))?;
+        let touches = d
+            .records
+            .iter()
+            .flat_map(touches_of)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let disclosed_classes = d.classes(true);
+        let withheld_classes = d.classes(false);
+        Ok((
+            Encoded {
+                at: d.at,
+                operator: d.operator,
+                agency_id: d.agency_id,
+                role: d.role,
+                purpose: d.purpose,
+                operation: d.operation,
+                query_hash: d.query_hash,
+                records,
+                disclosed_classes,
+                withheld_classes,
+                policy_version: d.policy_version,
+                touches,
+            },
+            d.records,
+        ))
+    }
+
+    fn strings(&self) -> [&str; 10] {
+        [
+            &self.operator,
+            &self.agency_id,
+            &self.role,
+            &self.purpose,
+            &self.operation,
+            &self.query_hash,
+            &self.records,
+            &self.disclosed_classes,
+            &self.withheld_classes,
+            &self.policy_version,
+        ]
     }
 
     fn hash(&self, seq: i64, prev_hash: &str) -> String {
-        let d = self.draft;
-        canonical_hash(
-            seq,
-            &d.at,
-            [
-                &d.operator,
-                &d.agency_id,
-                &d.role,
-                &d.purpose,
-                &d.operation,
-                &d.query_hash,
-                &self.records,
-                &self.disclosed_classes,
-                &self.withheld_classes,
-                &d.policy_version,
-            ],
-            prev_hash,
-        )
+        canonical_hash(seq, &self.at, self.strings(), prev_hash)
     }
 
     /// About what the entry weighs in a statement.
     fn bytes(&self) -> usize {
-        let d = self.draft;
-        let strings = [
-            &d.operator,
-            &d.agency_id,
-            &d.role,
-            &d.purpose,
-            &d.operation,
-            &d.query_hash,
-            &self.records,
-            &self.disclosed_classes,
-            &self.withheld_classes,
-            &d.policy_version,
-        ];
         // Each array element has a 4-byte length: seq, at, two hashes, and
         // per index row its seq, kind and id.
-        strings.iter().map(|s| s.len() + 4).sum::<usize>()
+        self.strings().iter().map(|s| s.len() + 4).sum::<usize>()
             + 2 * 12
             + 2 * 68
             + self.touches.len() * (12 + 12 + 20)
     }
 
     fn model(&self, seq: i64, prev_hash: String, hash: String) -> access_log_entry::Model {
-        let d = self.draft;
         access_log_entry::Model {
             seq,
-            at: d.at,
-            operator: d.operator.clone(),
-            agency_id: d.agency_id.clone(),
-            role: d.role.clone(),
-            purpose: d.purpose.clone(),
-            operation: d.operation.clone(),
-            query_hash: d.query_hash.clone(),
+            at: self.at,
+            operator: self.operator.clone(),
+            agency_id: self.agency_id.clone(),
+            role: self.role.clone(),
+            purpose: self.purpose.clone(),
+            operation: self.operation.clone(),
+            query_hash: self.query_hash.clone(),
             records: self.records.clone(),
             disclosed_classes: self.disclosed_classes.clone(),
             withheld_classes: self.withheld_classes.clone(),
-            policy_version: d.policy_version.clone(),
+            policy_version: self.policy_version.clone(),
             prev_hash,
             hash,
         }
@@ -588,7 +607,7 @@ fn chain(rows: &[Encoded], head: &Tip) -> Vec<(i64, String, String)> {
 /// returns the entries' seqs and the new tip.
 async fn write_batch(
     db: &DatabaseConnection,
-    rows: &[Encoded<'_>],
+    rows: &[Encoded],
     tip: Option<Tip>,
 ) -> Result<(Vec<i64>, Tip), DbErr> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
@@ -646,7 +665,7 @@ SELECT count(*) FROM entries";
 /// `head` is not the head any more.
 async fn insert_pg(
     db: &DatabaseConnection,
-    rows: &[Encoded<'_>],
+    rows: &[Encoded],
     links: &[(i64, String, String)],
     head: &Tip,
 ) -> Result<bool, DbErr> {
@@ -706,17 +725,17 @@ fn append_statement(rows: &[Encoded], links: &[(i64, String, String)], after: Ti
         after.1.into(),
         GENESIS.into(),
         links.iter().map(|l| l.0).collect::<Vec<i64>>().into(),
-        rows.iter().map(|r| r.draft.at).collect::<Vec<_>>().into(),
-        text(&|r| r.draft.operator.clone()),
-        text(&|r| r.draft.agency_id.clone()),
-        text(&|r| r.draft.role.clone()),
-        text(&|r| r.draft.purpose.clone()),
-        text(&|r| r.draft.operation.clone()),
-        text(&|r| r.draft.query_hash.clone()),
+        rows.iter().map(|r| r.at).collect::<Vec<_>>().into(),
+        text(&|r| r.operator.clone()),
+        text(&|r| r.agency_id.clone()),
+        text(&|r| r.role.clone()),
+        text(&|r| r.purpose.clone()),
+        text(&|r| r.operation.clone()),
+        text(&|r| r.query_hash.clone()),
         text(&|r| r.records.clone()),
         text(&|r| r.disclosed_classes.clone()),
         text(&|r| r.withheld_classes.clone()),
-        text(&|r| r.draft.policy_version.clone()),
+        text(&|r| r.policy_version.clone()),
         links.iter().map(|l| l.1.clone()).collect::<Vec<_>>().into(),
         links.iter().map(|l| l.2.clone()).collect::<Vec<_>>().into(),
         touch_seq.into(),
@@ -729,7 +748,7 @@ fn append_statement(rows: &[Encoded], links: &[(i64, String, String)], after: Ti
 /// SQLite (one writer at a time): read the head and insert in one transaction.
 async fn write_batch_locked(
     db: &DatabaseConnection,
-    rows: &[Encoded<'_>],
+    rows: &[Encoded],
 ) -> Result<(Vec<i64>, Tip), DbErr> {
     let txn = db.begin().await?;
     lock(&txn).await?;

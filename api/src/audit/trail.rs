@@ -260,6 +260,13 @@ pub fn digest(key: &hmac::Key, value: &serde_json::Value) -> String {
 
 /// JSON with object keys sorted at every level and no whitespace.
 pub fn canonical_json(value: &serde_json::Value) -> String {
+    if !matches!(
+        value,
+        serde_json::Value::Object(_) | serde_json::Value::Array(_)
+    ) {
+        // A scalar, the common case: nothing to sort, nothing to copy.
+        return value.to_string();
+    }
     fn sorted(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Object(o) => {
