@@ -18,6 +18,9 @@
 #                                         phases, no statement count, no unenforced hub)
 #   HUB_TOML=                             more lines for every hub's rete.toml, e.g.
 #                                         $'[audit]\nlinger_us = 10000'
+#   HUB_LOG=warn                          the hubs' RETE_LOG, e.g.
+#                                         warn,rete_api::audit=debug (batch sizes)
+#   KEEP_LOGS=                            a directory to copy the hubs' logs into
 #
 # Prints the figures as key=value lines and ends with
 #   hub_rps=... sqlx_rps=... ratio=... target=0.5 meets_target=...
@@ -53,6 +56,7 @@ PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
 PGUSER="${PGUSER:-postgres}"
 BENCH_DB="${BENCH_DB:-rete_bench}"
+HUB_LOG="${HUB_LOG:-warn}"
 export PGHOST PGPORT PGUSER
 
 say() { echo "bench: $*" >&2; }
@@ -158,6 +162,11 @@ cleanup() {
       fi
     done
   fi
+  if [[ -n "${KEEP_LOGS:-}" ]]; then
+    mkdir -p "$KEEP_LOGS"
+    cp "$WORK"/*.log "$KEEP_LOGS"/ 2>/dev/null || true
+    say "hub logs kept in $KEEP_LOGS"
+  fi
   rm -rf "$WORK"
   exit "$status"
 }
@@ -189,10 +198,10 @@ enabled = false
 ${HUB_TOML:-}
 EOF
 
-say "starting the hub on $HUB (demo network, RETE_LOG=warn)"
+say "starting the hub on $HUB (demo network, RETE_LOG=$HUB_LOG)"
 (
   cd "$WORK"
-  RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" DATABASE_URL="$DATABASE_URL" \
+  RETE_LOG="$HUB_LOG" RETE_CONFIG="$WORK/rete.toml" DATABASE_URL="$DATABASE_URL" \
     exec "$RETE" serve --demo --listen "127.0.0.1:$PORT"
 ) >"$WORK/hub.log" 2>&1 &
 HUB_PID=$!
@@ -222,7 +231,7 @@ if [[ "$ENFORCEMENT" == 1 ]]; then
   say "starting the enforcing hub on 127.0.0.1:$ON_PORT (policies/network.toml)"
   (
     cd "$WORK"
-    RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" DATABASE_URL="$DATABASE_URL" \
+    RETE_LOG="$HUB_LOG" RETE_CONFIG="$WORK/rete.toml" DATABASE_URL="$DATABASE_URL" \
       exec "$RETE" serve --demo --listen "127.0.0.1:$ON_PORT" --policy "$REPO/policies/network.toml"
   ) >"$WORK/on.log" 2>&1 &
   ON_PID=$!
@@ -235,7 +244,7 @@ if [[ "$ENFORCEMENT" == 1 ]]; then
     say "starting the UNENFORCED benchmark build on 127.0.0.1:$OFF_PORT"
     (
       cd "$WORK"
-      RETE_BENCH_NO_ENFORCEMENT=benchmark-only RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" \
+      RETE_BENCH_NO_ENFORCEMENT=benchmark-only RETE_LOG="$HUB_LOG" RETE_CONFIG="$WORK/rete.toml" \
         DATABASE_URL="$DATABASE_URL" \
         exec "$RETE_OFF" serve --demo --listen "127.0.0.1:$OFF_PORT" --policy "$REPO/policies/network.toml"
     ) >"$WORK/off.log" 2>&1 &
@@ -249,7 +258,7 @@ if [[ "$ENFORCEMENT" == 1 ]]; then
     say "starting the benchmark build WITHOUT ACCESS LOG on 127.0.0.1:$NOLOG_PORT (policies/network.toml)"
     (
       cd "$WORK"
-      RETE_BENCH_NO_AUDIT=benchmark-only RETE_LOG=warn RETE_CONFIG="$WORK/rete.toml" \
+      RETE_BENCH_NO_AUDIT=benchmark-only RETE_LOG="$HUB_LOG" RETE_CONFIG="$WORK/rete.toml" \
         DATABASE_URL="$DATABASE_URL" \
         exec "$RETE_NOLOG" serve --demo --listen "127.0.0.1:$NOLOG_PORT" --policy "$REPO/policies/network.toml"
     ) >"$WORK/nolog.log" 2>&1 &

@@ -92,23 +92,24 @@ pub fn format_at(at: &DateTime<Utc>) -> String {
 /// SHA-256 (hex) of the entry's canonical encoding; `hash` itself is not part
 /// of it.
 pub fn entry_hash(e: &access_log_entry::Model) -> String {
-    canonical_hash(
-        e.seq,
-        &e.at,
-        [
-            &e.operator,
-            &e.agency_id,
-            &e.role,
-            &e.purpose,
-            &e.operation,
-            &e.query_hash,
-            &e.records,
-            &e.disclosed_classes,
-            &e.withheld_classes,
-            &e.policy_version,
-        ],
-        &e.prev_hash,
-    )
+    canonical_hash(e.seq, &e.at, hashed_columns(e), &e.prev_hash)
+}
+
+/// The text columns the encoding holds between `at` and `prev_hash`, in its
+/// order; also the order of the appender's INSERT (see [`APPEND_SQL`]).
+fn hashed_columns(e: &access_log_entry::Model) -> [&str; 10] {
+    [
+        &e.operator,
+        &e.agency_id,
+        &e.role,
+        &e.purpose,
+        &e.operation,
+        &e.query_hash,
+        &e.records,
+        &e.disclosed_classes,
+        &e.withheld_classes,
+        &e.policy_version,
+    ]
 }
 
 /// The hash of the canonical encoding, streamed into the hasher: serde writes
@@ -359,17 +360,6 @@ impl Pace {
 /// backoff like any failure). Every such try means another appender wrote.
 const HEAD_MOVED_TRIES: usize = 32;
 
-/// Bytes of entries per statement (PostgreSQL). One INSERT of tens of
-/// kilobytes stalled about 40 ms under load (bench/README.md): sqlx 0.9.0
-/// leaves Nagle's algorithm on (transact-rs/sqlx#4335, fixed after 0.9.0) and
-/// rustls writes each TLS record (16 KiB at most) with a write of its own, so
-/// a second record waits for the server's delayed ACK. A batch larger than
-/// this is written as several statements in one transaction. One record
-/// carries 16 KiB; [`Encoded::bytes`] counts every byte of the parameters,
-/// and the rest of the message (names, formats, Execute, Sync) fits in what
-/// is left.
-const STATEMENT_BYTES: usize = 15 * 1024;
-
 /// Where this appender left the chain: the seq and hash of the last entry it
 /// wrote.
 type Tip = (i64, String);
@@ -495,17 +485,9 @@ pub async fn lock(c: &impl ConnectionTrait) -> Result<(), DbErr> {
 /// index rows: encoded once, on the caller's task, however many tries the
 /// batch takes.
 struct Encoded {
-    at: DateTime<Utc>,
-    operator: String,
-    agency_id: String,
-    role: String,
-    purpose: String,
-    operation: String,
-    query_hash: String,
-    records: String,
-    disclosed_classes: String,
-    withheld_classes: String,
-    policy_version: String,
+    /// `seq`, `prev_hash` and `hash` are left empty until the entry is
+    /// chained ([`Encoded::model`]).
+    entry: access_log_entry::Model,
     touches: Vec<(&'static str, Uuid)>,
 }
 
@@ -523,70 +505,35 @@ impl Encoded {
             .collect();
         let disclosed_classes = d.classes(true);
         let withheld_classes = d.classes(false);
-        Ok((
-            Encoded {
-                at: d.at,
-                operator: d.operator,
-                agency_id: d.agency_id,
-                role: d.role,
-                purpose: d.purpose,
-                operation: d.operation,
-                query_hash: d.query_hash,
-                records,
-                disclosed_classes,
-                withheld_classes,
-                policy_version: d.policy_version,
-                touches,
-            },
-            d.records,
-        ))
-    }
-
-    fn strings(&self) -> [&str; 10] {
-        [
-            &self.operator,
-            &self.agency_id,
-            &self.role,
-            &self.purpose,
-            &self.operation,
-            &self.query_hash,
-            &self.records,
-            &self.disclosed_classes,
-            &self.withheld_classes,
-            &self.policy_version,
-        ]
+        let entry = access_log_entry::Model {
+            seq: 0,
+            at: d.at,
+            operator: d.operator,
+            agency_id: d.agency_id,
+            role: d.role,
+            purpose: d.purpose,
+            operation: d.operation,
+            query_hash: d.query_hash,
+            records,
+            disclosed_classes,
+            withheld_classes,
+            policy_version: d.policy_version,
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        Ok((Encoded { entry, touches }, d.records))
     }
 
     fn hash(&self, seq: i64, prev_hash: &str) -> String {
-        canonical_hash(seq, &self.at, self.strings(), prev_hash)
-    }
-
-    /// About what the entry weighs in a statement.
-    fn bytes(&self) -> usize {
-        // Each array element has a 4-byte length: seq, at, two hashes, and
-        // per index row its seq, kind and id.
-        self.strings().iter().map(|s| s.len() + 4).sum::<usize>()
-            + 2 * 12
-            + 2 * 68
-            + self.touches.len() * (12 + 12 + 20)
+        canonical_hash(seq, &self.entry.at, hashed_columns(&self.entry), prev_hash)
     }
 
     fn model(&self, seq: i64, prev_hash: String, hash: String) -> access_log_entry::Model {
         access_log_entry::Model {
             seq,
-            at: self.at,
-            operator: self.operator.clone(),
-            agency_id: self.agency_id.clone(),
-            role: self.role.clone(),
-            purpose: self.purpose.clone(),
-            operation: self.operation.clone(),
-            query_hash: self.query_hash.clone(),
-            records: self.records.clone(),
-            disclosed_classes: self.disclosed_classes.clone(),
-            withheld_classes: self.withheld_classes.clone(),
-            policy_version: self.policy_version.clone(),
             prev_hash,
             hash,
+            ..self.entry.clone()
         }
     }
 }
@@ -660,56 +607,27 @@ touches AS (INSERT INTO access_log_touch (seq, kind, id) \
   SELECT * FROM unnest($18::int8[], $19::text[], $20::uuid[]) WHERE EXISTS (SELECT 1 FROM follows)) \
 SELECT count(*) FROM entries";
 
-/// Append `rows` (chained by `links`) after `head`: one statement, or, for a
-/// batch above [`STATEMENT_BYTES`], several in one transaction. False if
-/// `head` is not the head any more.
+/// Append `rows` (chained by `links`) after `head`, in one statement whatever
+/// the batch's size. False if `head` is not the head any more.
+///
+/// One statement of tens of KiB used to stall about 40 ms on the socket
+/// (bench/README.md): sqlx 0.9.0 leaves Nagle's algorithm on, and the second
+/// TLS record of a message waited for the server's delayed ACK. The vendored
+/// sqlx-core (vendor/sqlx-core/README-RETE.md) sets `TCP_NODELAY` again, so a
+/// batch no longer has to be cut into statements inside a transaction.
 async fn insert_pg(
     db: &DatabaseConnection,
     rows: &[Encoded],
     links: &[(i64, String, String)],
     head: &Tip,
 ) -> Result<bool, DbErr> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, r) in rows.iter().enumerate() {
-        let b = r.bytes();
-        if i > start && bytes + b > STATEMENT_BYTES {
-            parts.push(start..i);
-            start = i;
-            bytes = 0;
-        }
-        bytes += b;
-    }
-    parts.push(start..rows.len());
-    let statement = |range: std::ops::Range<usize>| {
-        let after = match range.start {
-            0 => head.clone(),
-            i => (links[i - 1].0, links[i - 1].2.clone()),
-        };
-        append_statement(&rows[range.clone()], &links[range], after)
-    };
-    let written = |r: Option<sea_orm::QueryResult>| -> Result<bool, DbErr> {
-        Ok(r.map(|r| r.try_get_by_index::<i64>(0)).transpose()? > Some(0))
-    };
-    if parts.len() == 1 {
-        return written(db.query_one_raw(statement(0..rows.len())).await?);
-    }
-    let txn = db.begin().await?;
-    for range in parts {
-        if !written(txn.query_one_raw(statement(range)).await?)? {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-    }
-    txn.commit().await?;
-    Ok(true)
+    let row = db
+        .query_one_raw(append_statement(rows, links, head.clone()))
+        .await?;
+    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()? > Some(0))
 }
 
 fn append_statement(rows: &[Encoded], links: &[(i64, String, String)], after: Tip) -> Statement {
-    let text = |f: &dyn Fn(&Encoded) -> String| -> sea_orm::Value {
-        rows.iter().map(f).collect::<Vec<String>>().into()
-    };
     let mut touch_seq = Vec::new();
     let mut touch_kind = Vec::new();
     let mut touch_id = Vec::new();
@@ -720,28 +638,27 @@ fn append_statement(rows: &[Encoded], links: &[(i64, String, String)], after: Ti
             touch_id.push(*id);
         }
     }
-    let values: Vec<sea_orm::Value> = vec![
+    let mut values: Vec<sea_orm::Value> = vec![
         after.0.into(),
         after.1.into(),
         GENESIS.into(),
         links.iter().map(|l| l.0).collect::<Vec<i64>>().into(),
-        rows.iter().map(|r| r.at).collect::<Vec<_>>().into(),
-        text(&|r| r.operator.clone()),
-        text(&|r| r.agency_id.clone()),
-        text(&|r| r.role.clone()),
-        text(&|r| r.purpose.clone()),
-        text(&|r| r.operation.clone()),
-        text(&|r| r.query_hash.clone()),
-        text(&|r| r.records.clone()),
-        text(&|r| r.disclosed_classes.clone()),
-        text(&|r| r.withheld_classes.clone()),
-        text(&|r| r.policy_version.clone()),
+        rows.iter().map(|r| r.entry.at).collect::<Vec<_>>().into(),
+    ];
+    // $6 to $15: the hashed columns, in the encoding's order.
+    values.extend((0..10).map(|i| {
+        rows.iter()
+            .map(|r| hashed_columns(&r.entry)[i].to_owned())
+            .collect::<Vec<String>>()
+            .into()
+    }));
+    values.extend([
         links.iter().map(|l| l.1.clone()).collect::<Vec<_>>().into(),
         links.iter().map(|l| l.2.clone()).collect::<Vec<_>>().into(),
         touch_seq.into(),
         touch_kind.into(),
         touch_id.into(),
-    ];
+    ]);
     Statement::from_sql_and_values(DatabaseBackend::Postgres, APPEND_SQL, values)
 }
 
