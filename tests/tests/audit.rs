@@ -101,16 +101,17 @@ async fn every_read_leaves_an_entry_without_personal_values(hub: TestHub) {
     // The keyed digest proves which value left, without the log holding it.
     let path = "cases.edges.0.node.subjects.0.person.familyName";
     let held = person.digests.iter().find(|d| d.path == path).unwrap();
+    let key = &hub.audit_keys.digest;
     assert_eq!(
         held.hmac,
-        trail::digest(&hub.audit_keys.digest, &json!(family))
+        trail::record_digest(key, "PERSON", person_id, path, &json!(family))
     );
-    assert_ne!(
-        held.hmac,
-        trail::digest(&hub.audit_keys.digest, &json!("Demo Altro"))
-    );
+    assert!(held.matches(key, "PERSON", person_id, &json!(family)));
+    assert!(!held.matches(key, "PERSON", person_id, &json!("Demo Altro")));
+    // Bound to its record: not the digest of the same value of another person.
+    assert!(!held.matches(key, "PERSON", case_id, &json!(family)));
     let other_key = HubKeys::generate().unwrap();
-    assert_ne!(held.hmac, trail::digest(&other_key.digest, &json!(family)));
+    assert!(!held.matches(&other_key.digest, "PERSON", person_id, &json!(family)));
 
     // The index rows name the case and its subjects.
     let touches = access_log_touch::Entity::find().all(&hub.db).await.unwrap();

@@ -308,13 +308,13 @@ pub async fn run(command: AuditCommand, config: &Config) -> Result<(), String> {
                 .ok_or_else(|| format!("no entry {seq}"))?;
             let records: Vec<trail::LoggedRecord> = serde_json::from_str(&entry.records)
                 .map_err(|_| format!("entry {seq} holds records the hub cannot read"))?;
-            let held = records
+            let (record, held) = records
                 .iter()
-                .flat_map(|r| r.digests.iter())
-                .find(|d| d.path == path)
+                .flat_map(|r| r.digests.iter().map(move |d| (r, d)))
+                .find(|(_, d)| d.path == path)
                 .ok_or_else(|| format!("entry {seq} disclosed nothing at `{path}`"))?;
             let k = keys(config)?;
-            if trail::digest(&k.digest, &value) == held.hmac {
+            if held.matches(&k.digest, &record.kind, record.id, &value) {
                 println!("MATCH: entry {seq} disclosed exactly this value at `{path}`");
                 Ok(())
             } else {

@@ -65,8 +65,33 @@ pub struct Withheld {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest {
     pub path: String,
-    /// HMAC-SHA-256 (hub secret) of the value's canonical JSON, hex.
+    /// `v2:` and the HMAC-SHA-256 (hub secret), hex, of the record's kind and
+    /// id, this path and the value's canonical JSON ([`record_digest`]).
+    /// Entries written before version 2 hold the HMAC of the value alone,
+    /// without a prefix ([`digest`]); [`Digest::matches`] reads both.
     pub hmac: String,
+}
+
+/// The prefix of a version-2 digest.
+const DIGEST_V2: &str = "v2:";
+
+impl Digest {
+    /// Whether `value` is the value this digest was taken of, in the record
+    /// `kind`/`id` that holds it.
+    pub fn matches(
+        &self,
+        key: &hmac::Key,
+        kind: &str,
+        id: Uuid,
+        value: &serde_json::Value,
+    ) -> bool {
+        let expected = if self.hmac.starts_with(DIGEST_V2) {
+            record_digest(key, kind, id, &self.path, value)
+        } else {
+            digest(key, value)
+        };
+        expected == self.hmac
+    }
 }
 
 /// One record of an entry. Field order and the sorting of every list make the
@@ -213,9 +238,10 @@ impl Trail {
                     let v = value_at(data, p)?;
                     // Scalars and lists of scalars: an object's values are
                     // digested at their own paths.
-                    (!v.is_null() && !has_object(v)).then(|| Digest {
-                        path: p.join("."),
-                        hmac: digest(key, v),
+                    (!v.is_null() && !has_object(v)).then(|| {
+                        let path = p.join(".");
+                        let hmac = record_digest(key, kind, id, &path, v);
+                        Digest { path, hmac }
                     })
                 })
                 .collect();
@@ -252,10 +278,43 @@ fn value_at<'a>(data: &'a serde_json::Value, path: &[String]) -> Option<&'a serd
     })
 }
 
-/// HMAC-SHA-256 of a value's canonical JSON, hex. The hub recomputes it to
-/// prove (or disprove) that a given value is the one that left.
+/// HMAC-SHA-256 of a value's canonical JSON, hex: the access log's digests
+/// before version 2, and the outbox's digest of what it sent.
 pub fn digest(key: &hmac::Key, value: &serde_json::Value) -> String {
     hex::encode(hmac::sign(key, canonical_json(value).as_bytes()).as_ref())
+}
+
+/// The access log's digest of a value that left at `path` of a record
+/// (version 2): `v2:` and the HMAC-SHA-256, hex, of
+/// `rete-digest/2`, the record's kind, its id, the path and the value's
+/// canonical JSON, separated by NUL bytes (none of the first four can hold
+/// one). The hub recomputes it to prove (or disprove) that a given value is
+/// the one that left.
+///
+/// Binding the value to its record and path keeps equal values apart: with
+/// the value alone, two siblings' equal family names, or two persons' equal
+/// diagnoses, had equal digests, and anyone reading the log could tell.
+pub fn record_digest(
+    key: &hmac::Key,
+    kind: &str,
+    id: Uuid,
+    path: &str,
+    value: &serde_json::Value,
+) -> String {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(b"rete-digest/2\0");
+    ctx.update(kind.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(
+        id.hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    ctx.update(b"\0");
+    ctx.update(path.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(canonical_json(value).as_bytes());
+    format!("{DIGEST_V2}{}", hex::encode(ctx.sign().as_ref()))
 }
 
 /// JSON with object keys sorted at every level and no whitespace.
@@ -313,6 +372,48 @@ mod tests {
         );
         let bad: Vec<String> = vec!["cases".into(), "edges".into(), "x".into()];
         assert_eq!(value_at(&data, &bad), None);
+    }
+
+    #[test]
+    fn record_digests_keep_equal_values_apart() {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"one");
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let v = json!("Rossi");
+        let path = "case.subjects.0.person.familyName";
+        let d = record_digest(&key, "PERSON", a, path, &v);
+        assert!(d.starts_with("v2:") && d.len() == 3 + 64);
+        // Another record, another path, another kind or another key: another digest.
+        assert_ne!(d, record_digest(&key, "PERSON", b, path, &v));
+        assert_ne!(
+            d,
+            record_digest(&key, "PERSON", a, "case.subjects.1.person.familyName", &v)
+        );
+        assert_ne!(d, record_digest(&key, "CASE", a, path, &v));
+        let other = hmac::Key::new(hmac::HMAC_SHA256, b"two");
+        assert_ne!(d, record_digest(&other, "PERSON", a, path, &v));
+        // Not the digest of the value alone either.
+        assert!(!d.ends_with(&digest(&key, &v)));
+        // The same record, path and value: the same digest, which proves it.
+        let held = Digest {
+            path: path.into(),
+            hmac: d,
+        };
+        assert!(held.matches(&key, "PERSON", a, &v));
+        assert!(!held.matches(&key, "PERSON", a, &json!("Bianchi")));
+        assert!(!held.matches(&key, "PERSON", b, &v));
+        assert!(!held.matches(&other, "PERSON", a, &v));
+    }
+
+    #[test]
+    fn digests_written_before_version_2_still_prove_their_value() {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"one");
+        let v = json!("1990-01-01");
+        let held = Digest {
+            path: "person.birthOn".into(),
+            hmac: digest(&key, &v),
+        };
+        assert!(held.matches(&key, "PERSON", Uuid::from_u128(7), &v));
+        assert!(!held.matches(&key, "PERSON", Uuid::from_u128(7), &json!("1990-01-02")));
     }
 
     #[test]
