@@ -868,8 +868,10 @@ const KEYS_PER_QUERY: usize = 900;
 /// each record with a write of its own, so the second record waits for the
 /// server's delayed ACK. A 50,000-resource import sent a few hundred such
 /// messages and spent 8 of its 12 s waiting (bench/README.md). Statements are
-/// cut to stay under one record; the access log's appender does the same
-/// (`api/src/audit/chain.rs`).
+/// cut to stay under one record. The workspace's sqlx-core now sets
+/// `TCP_NODELAY` again (vendor/sqlx-core/README-RETE.md), so larger statements
+/// would no longer stall and the access log's appender dropped its cut; this
+/// budget stays until `bench/sync.sh` shows a larger one is faster.
 const STATEMENT_BYTES: usize = 12 * 1024;
 
 /// What a bound key costs in a message beside its bytes: its length word and
